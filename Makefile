@@ -1,0 +1,38 @@
+# Two commands on a fresh Debian / Raspberry Pi OS machine with python3:
+#   make run    install into .venv, create an identity if there is none, run the daemon
+#   make test   install with test extras, then ruff, mypy --strict and pytest
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench check-system clean
+
+check-system:
+	@sh scripts/check-system.sh "$(PY)"
+
+$(BIN)/python:
+	@$(MAKE) --no-print-directory check-system
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	@$(BIN)/citizen id >/dev/null 2>&1 || $(BIN)/citizen init --name "$${CITIZEN_NAME:-$$(hostname)}"
+	$(BIN)/citizen run
+
+test: $(STAMP)
+	$(BIN)/ruff check citizen sdk tests bench
+	$(BIN)/ruff format --check citizen sdk tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

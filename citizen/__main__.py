@@ -1,0 +1,5 @@
+"""`python -m citizen` is the `citizen` command."""
+
+from citizen.cli import main
+
+main()

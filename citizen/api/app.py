@@ -1,0 +1,129 @@
+"""The local API as a Starlette app: versioned routes, JSON errors, bearer token on TCP.
+
+Every error a route raises becomes a JSON body ``{"error", "message", "hint"}``
+with a status code that says who is at fault; an unexpected exception is a
+500 with the same shape, logged, and the daemon keeps running.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from citizen import errors
+from citizen.api.context import ApiContext
+
+log = logging.getLogger(__name__)
+
+MAX_JSON_BODY = 1024 * 1024
+
+_STATUS: dict[type[errors.CitizenError], int] = {
+    errors.UsageError: 400,
+    errors.ConfigError: 400,
+    errors.IdFormatError: 400,
+    errors.PhraseError: 400,
+    errors.InviteError: 400,
+    errors.NotAuthorizedError: 403,
+    errors.HouseholdKeyMissingError: 403,
+    errors.PassphraseError: 403,
+    errors.NotFoundError: 404,
+    errors.QuotaError: 507,
+    errors.UnreachableError: 503,
+    errors.RemoteProtocolError: 502,
+}
+
+
+def status_for(exc: errors.CitizenError) -> int:
+    for kind in type(exc).__mro__:
+        if kind in _STATUS:
+            return _STATUS[kind]
+    return 500 if not isinstance(exc, errors.IdentityError) else 409
+
+
+def error_response(status: int, code: str, message: str, hint: str = "") -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, "hint": hint}, status_code=status)
+
+
+class _Errors(BaseHTTPMiddleware):
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        try:
+            return await call_next(request)
+        except errors.CitizenError as exc:
+            return error_response(status_for(exc), exc.code, exc.message, exc.hint)
+        except Exception:
+            log.exception("local API %s %s failed", request.method, request.url.path)
+            return error_response(
+                500, "internal", "The daemon hit an internal error.", "See its log."
+            )
+
+
+class _Token(BaseHTTPMiddleware):
+    """Requests over TCP need `Authorization: Bearer TOKEN`; the Unix socket does not."""
+
+    def __init__(self, app: object, token: str) -> None:
+        super().__init__(app)  # type: ignore[arg-type]
+        self._token = token
+
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        over_tcp = request.scope.get("server") is not None and request.scope["server"][1] not in (
+            None,
+            0,
+        )
+        if over_tcp:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
+                return error_response(
+                    401,
+                    "unauthorized",
+                    "Missing or wrong bearer token.",
+                    "Send `Authorization: Bearer <token>` with the token in DATA_DIR/api.token.",
+                )
+        return await call_next(request)
+
+
+async def read_json(request: Request) -> dict[str, object]:
+    """The request's JSON object body, bounded in size.
+
+    Raises:
+        UsageError: too large, not JSON, or not an object.
+    """
+    import json
+
+    body = await request.body()
+    if len(body) > MAX_JSON_BODY:
+        raise errors.UsageError(f"Request body is larger than {MAX_JSON_BODY} bytes.")
+    if not body:
+        return {}
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.UsageError(f"Request body is not valid JSON: {exc}.") from exc
+    if not isinstance(value, dict):
+        raise errors.UsageError("Request body must be a JSON object.")
+    return value
+
+
+def build_app(
+    ctx: ApiContext, token: str, extra_routes: list[BaseRoute] | None = None
+) -> Starlette:
+    async def status(_request: Request) -> JSONResponse:
+        return JSONResponse(ctx.status())
+
+    routes: list[BaseRoute] = [Route("/v1/status", status, methods=["GET"])]
+    routes.extend(extra_routes or [])
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(_Errors), Middleware(_Token, token=token)],
+    )

@@ -1,0 +1,126 @@
+"""The data dir and its TOML config: where things live and the documented defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from citizen.errors import ConfigError
+
+CONFIG_NAME = "config.toml"
+SOCKET_NAME = "api.sock"
+TOKEN_NAME = "api.token"
+LOCK_NAME = "daemon.lock"
+DB_NAME = "citizen.db"
+
+
+def default_data_dir() -> Path:
+    """``$CITIZEN_HOME``, else the platform's user data dir (~/.local/share/citizen)."""
+    env = os.environ.get("CITIZEN_HOME")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("citizen", appauthor=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    household_name: str = "citizen household"
+    device_name: str = "citizen"
+    listen: tuple[str, ...] = ("/ip4/0.0.0.0/tcp/4747",)
+    mdns: bool = True
+    serve_rendezvous: bool = True
+    rendezvous_points: tuple[str, ...] = ()
+    api_tcp_port: int = 0
+    k: int = 3
+    n: int = 5
+    happiness: int = 0
+    segment_size: int = 1024 * 1024
+    offer_mib: int = 10240
+    log_level: str = "info"
+
+    @property
+    def effective_happiness(self) -> int:
+        return self.happiness or self.k + 1
+
+
+def _toml_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+def default_config_text(household_name: str, device_name: str) -> str:
+    template = resources.files("citizen").joinpath("config.default.toml").read_text("utf-8")
+    return template.replace("{household}", _toml_string(household_name)).replace(
+        "{name}", _toml_string(device_name)
+    )
+
+
+def _get(table: dict[str, object], key: str, kind: type, where: str) -> object:
+    value = table[key]
+    if kind is int and isinstance(value, bool):
+        raise ConfigError(f"{where}.{key} must be an integer.")
+    if not isinstance(value, kind):
+        raise ConfigError(
+            f"{where}.{key} must be {kind.__name__}, not {type(value).__name__}.",
+            "Fix config.toml; the comments there show each default.",
+        )
+    return value
+
+
+def load_config(data_dir: Path) -> Config:
+    """Read DATA_DIR/config.toml; a missing file gives the defaults.
+
+    Raises:
+        ConfigError: the file is not TOML or a value has the wrong type or range.
+    """
+    path = data_dir / CONFIG_NAME
+    try:
+        raw = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return Config()
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.", "Fix or delete the file.") from exc
+    values: dict[str, object] = {}
+    spec: dict[str, dict[str, tuple[str, type]]] = {
+        "household": {"name": ("household_name", str)},
+        "device": {"name": ("device_name", str)},
+        "network": {
+            "listen": ("listen", list),
+            "mdns": ("mdns", bool),
+            "serve_rendezvous": ("serve_rendezvous", bool),
+            "rendezvous_points": ("rendezvous_points", list),
+        },
+        "api": {"tcp_port": ("api_tcp_port", int)},
+        "storage": {
+            "k": ("k", int),
+            "n": ("n", int),
+            "happiness": ("happiness", int),
+            "segment_size": ("segment_size", int),
+            "offer_mib": ("offer_mib", int),
+        },
+        "log": {"level": ("log_level", str)},
+    }
+    for section, keys in spec.items():
+        table = raw.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{section}] in {path} must be a table.")
+        for key, (attr, kind) in keys.items():
+            if key in table:
+                value = _get(table, key, kind, section)
+                if isinstance(value, list):
+                    if not all(isinstance(v, str) for v in value):
+                        raise ConfigError(f"{section}.{key} must be a list of strings.")
+                    value = tuple(value)
+                values[attr] = value
+    cfg = Config(**values)  # type: ignore[arg-type]
+    if not (1 <= cfg.k <= cfg.n <= 32):
+        raise ConfigError("storage.k and storage.n need 1 <= k <= n <= 32.")
+    if cfg.log_level not in ("debug", "info", "warning", "error"):
+        raise ConfigError("log.level must be debug, info, warning or error.")
+    if not (0 <= cfg.api_tcp_port <= 65535):
+        raise ConfigError("api.tcp_port must be 0 (off) or a port number.")
+    return cfg

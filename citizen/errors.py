@@ -1,0 +1,157 @@
+"""Every error the daemon raises on purpose: one root, split by who is at fault.
+
+A message a user sees says what happened and what to do next. Code that
+talks to a peer raises `RemoteProtocolError` for anything the peer sent
+(malformed, oversized, replayed, hostile) and `LocalProtocolError` for our
+own misuse; the daemon never lets either escape a connection handler.
+"""
+
+from __future__ import annotations
+
+
+class CitizenError(Exception):
+    """Root of every error we raise on purpose.
+
+    Attributes:
+        hint: what the user should do about it (may be empty).
+    """
+
+    #: short machine-readable code used by the local API and `--json` output
+    code: str = "error"
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+
+
+# -- configuration and local state -------------------------------------------------
+
+
+class ConfigError(CitizenError):
+    """The config file or a command-line option is wrong."""
+
+    code = "config"
+
+
+class UsageError(CitizenError):
+    """A request from the user or an app is malformed (bad path, bad JSON, bad ID)."""
+
+    code = "usage"
+
+
+class NotFoundError(CitizenError):
+    """The thing asked for does not exist here."""
+
+    code = "not_found"
+
+
+class StoreError(CitizenError):
+    """The local database or share files are unusable."""
+
+    code = "store"
+
+
+class DaemonNotRunningError(CitizenError):
+    """No daemon answers on this data dir."""
+
+    code = "daemon_not_running"
+
+
+class AlreadyRunningError(CitizenError):
+    """Another daemon already holds this data dir."""
+
+    code = "already_running"
+
+
+# -- identity ------------------------------------------------------------------------
+
+
+class IdentityError(CitizenError):
+    """Something about keys, certificates or the keystore is wrong."""
+
+    code = "identity"
+
+
+class KeystoreError(IdentityError):
+    """A key file is missing, truncated, tampered with or of the wrong kind."""
+
+    code = "keystore"
+
+
+class PassphraseError(IdentityError):
+    """The passphrase does not open the sealed household key."""
+
+    code = "passphrase"
+
+
+class CertificateError(IdentityError):
+    """A device certificate is malformed, badly signed, foreign or expired."""
+
+    code = "certificate"
+
+
+class PhraseError(IdentityError):
+    """A recovery phrase is mistyped (unknown word or bad checksum)."""
+
+    code = "phrase"
+
+
+class IdFormatError(IdentityError):
+    """A household ID or fingerprint is mistyped (a check character is wrong)."""
+
+    code = "id_format"
+
+
+class HouseholdKeyMissingError(IdentityError):
+    """This device does not hold the household key, and the action needs it."""
+
+    code = "household_key_missing"
+
+
+# -- protocols -----------------------------------------------------------------------
+
+
+class ProtocolError(CitizenError):
+    """Base of wire-protocol errors."""
+
+    code = "protocol"
+
+
+class LocalProtocolError(ProtocolError):
+    """We tried to send something the protocol does not allow (our bug or misuse)."""
+
+    code = "local_protocol"
+
+
+class RemoteProtocolError(ProtocolError):
+    """A peer sent something malformed, oversized, unknown or badly signed."""
+
+    code = "remote_protocol"
+
+
+class NotAuthorizedError(CitizenError):
+    """The peer or app is not allowed to do this (not a friend, no grant, bad token)."""
+
+    code = "not_authorized"
+
+
+class InviteError(CitizenError):
+    """An invite is garbled, forged, expired or already used."""
+
+    code = "invite"
+
+
+class QuotaError(CitizenError):
+    """Storing this would exceed the quota a household offers."""
+
+    code = "quota"
+
+
+class UnreachableError(CitizenError):
+    """Not enough friends could be reached to do this now."""
+
+    code = "unreachable"

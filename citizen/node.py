@@ -1,0 +1,147 @@
+"""The daemon: the composition root whose one trio nursery owns every service.
+
+`Node.run()` takes the data-dir lock, opens the keystore and the database,
+starts the libp2p host behind the friend gate, the network services and the
+local API, then waits for SIGINT/SIGTERM (or `stop()`) and shuts everything
+down within a few seconds. Services never import each other; they are wired
+here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import trio
+
+from citizen.api.app import build_app
+from citizen.api.context import ApiContext
+from citizen.api.serve import load_or_create_token, serve_api
+from citizen.config import DB_NAME, LOCK_NAME, SOCKET_NAME, TOKEN_NAME, Config, load_config
+from citizen.errors import CitizenError
+from citizen.identity.certs import DeviceCertificate
+from citizen.identity.keystore import Keystore
+from citizen.lockfile import DaemonLock
+from citizen.store.db import Database
+
+if TYPE_CHECKING:
+    from trio_typing import TaskStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeOptions:
+    data_dir: Path
+    listen: tuple[str, ...] | None = None  # overrides config
+    offline: bool = False  # no network at all: local API only
+    passphrase: str | None = None
+
+
+class Node:
+    """One household device's daemon."""
+
+    def __init__(self, options: NodeOptions) -> None:
+        self.options = options
+        self.data_dir = options.data_dir
+        self.config: Config = load_config(self.data_dir)
+        self.keystore = Keystore(self.data_dir)
+        self.cert: DeviceCertificate = self.keystore.certificate()
+        self.device_key = self.keystore.device_key()
+        self.started = time.monotonic()
+        self.ready = trio.Event()
+        self._stop = trio.Event()
+        self.db: Database | None = None
+        self.host: object | None = None
+        self.listen_addrs: list[str] = []
+        self.api = ApiContext(status=self.status)
+
+    # -- status ------------------------------------------------------------------------
+
+    def status(self) -> dict[str, object]:
+        friends = self.api.services.get("friends")
+        return {
+            "household": self.cert.household,
+            "household_name": self.config.household_name,
+            "device": self.cert.device,
+            "device_name": self.config.device_name,
+            "listen": list(self.listen_addrs),
+            "uptime_s": round(time.monotonic() - self.started, 3),
+            "friends": friends.count() if friends is not None else 0,
+            "offline": self.options.offline,
+            "pid": os.getpid(),
+        }
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- run -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        lock = DaemonLock(self.data_dir / LOCK_NAME)
+        lock.acquire()
+        os.umask(0o077)
+        try:
+            self.db = await Database.open(self.data_dir / DB_NAME)
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._watch_signals, nursery.cancel_scope)
+                    if not self.options.offline:
+                        await nursery.start(self._run_network)
+                    token = load_or_create_token(self.data_dir / TOKEN_NAME)
+                    app = build_app(self.api, token)
+                    await nursery.start(
+                        serve_api, app, self.data_dir / SOCKET_NAME, self.config.api_tcp_port
+                    )
+                    log.info(
+                        "daemon ready household=%s device=%s listen=%s",
+                        self.cert.household,
+                        self.cert.device,
+                        ",".join(self.listen_addrs) or "offline",
+                    )
+                    self.ready.set()
+                    await self._stop.wait()
+                    nursery.cancel_scope.cancel()
+            finally:
+                self.db.close()
+        finally:
+            lock.release()
+            log.info("daemon stopped")
+
+    async def _watch_signals(self, scope: trio.CancelScope) -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.info("received %s, shutting down", signal.Signals(signum).name)
+                self._stop.set()
+                # A second signal, or a shutdown stuck for 4 s, cancels everything at once.
+                scope.deadline = min(scope.deadline, trio.current_time() + 4)
+
+    async def _run_network(self, *, task_status: TaskStatus[None]) -> None:
+        from multiaddr import Multiaddr
+
+        from citizen.sync.host import FriendGate, advertised_addrs, new_host
+
+        listen = self.options.listen or self.config.listen
+        host = new_host(bytes(self.device_key), listen)
+        self.host = host
+        FriendGate(host, is_trusted=lambda _peer: False)
+        try:
+            async with host.run([Multiaddr(a) for a in listen]):
+                self.listen_addrs = advertised_addrs(host)
+                task_status.started()
+                await trio.sleep_forever()
+        except OSError as exc:
+            raise CitizenError(
+                f"Cannot listen on {', '.join(listen)}: {exc.strerror}.",
+                "Another program uses the port; pass --listen /ip4/0.0.0.0/tcp/PORT "
+                "or change network.listen in config.toml.",
+            ) from exc
+
+
+async def run_node(options: NodeOptions) -> None:
+    await Node(options).run()

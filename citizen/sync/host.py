@@ -1,0 +1,171 @@
+"""The libp2p host: device key, TCP, Noise and Yamux only, and the friend-only gate.
+
+py-libp2p's `new_host()` also offers TLS, secio and plaintext and serves
+identify and ping to anyone; here security is pinned to Noise and muxing to
+Yamux, and every inbound stream passes `FriendGate` first: a friend's device
+reaches the full protocol set, a stranger reaches only the few protocols that
+let it become trusted (pairing with a valid invite, presenting a device
+certificate), cannot list protocols (`ls` answers "na"), and is disconnected
+as soon as it asks for anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import libp2p
+import trio
+from libp2p.abc import IHost, INetStream
+from libp2p.crypto.ed25519 import Ed25519PrivateKey
+from libp2p.crypto.keys import KeyPair
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519
+from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
+from libp2p.protocol_muxer.multiselect import Multiselect
+from libp2p.protocol_muxer.multiselect_communicator import MultiselectCommunicator
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from multiaddr import Multiaddr
+
+log = logging.getLogger(__name__)
+
+StreamHandler = Callable[[INetStream], Awaitable[None]]
+NEGOTIATE_TIMEOUT = 10
+
+
+def key_pair_from_seed(seed: bytes) -> KeyPair:
+    private = Ed25519PrivateKey.from_bytes(seed)
+    return KeyPair(private, private.get_public_key())
+
+
+def new_host(seed: bytes, listen: Iterable[str]) -> IHost:
+    """A host keyed by the device seed, Noise + Yamux only, no default protocols served."""
+    key_pair = key_pair_from_seed(seed)
+    noise = NoiseTransport(key_pair, noise_privkey=create_x25519().private_key)
+    host = libp2p.new_host(
+        key_pair=key_pair,
+        sec_opt={TProtocol(NOISE_PROTOCOL_ID): noise},
+        muxer_opt=libp2p.create_yamux_muxer_option(),
+        listen_addrs=[Multiaddr(a) for a in listen],
+    )
+    # Identify is not served (see FriendGate) and not asked for either: asking a
+    # peer that does not know us yet would look like a stranger probing it.
+    network: Any = host.get_network()
+    network.notifees[:] = [n for n in network.notifees if type(n).__name__ != "_IdentifyNotifee"]
+    return host
+
+
+def advertised_addrs(host: IHost) -> list[str]:
+    """Our dialable addresses: wildcard listeners expanded to each interface's address."""
+    out: list[str] = []
+    for addr in host.get_transport_addrs():
+        text = str(addr)
+        if text.startswith("/ip4/0.0.0.0/"):
+            rest = text[len("/ip4/0.0.0.0") :]
+            out.extend(f"/ip4/{ip}{rest}" for ip in _local_ipv4())
+        else:
+            out.append(text)
+    return out
+
+
+def _local_ipv4() -> list[str]:
+    import ifaddr
+
+    ips: list[str] = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str) and ip.ip not in ips:
+                ips.append(ip.ip)
+    return ips
+
+
+class _QuietMultiselect(Multiselect):
+    """Multiselect that never answers `ls`, so peers cannot list our protocols."""
+
+    async def negotiate(self, communicator: Any, negotiate_timeout: int = NEGOTIATE_TIMEOUT) -> Any:
+        return await super().negotiate(_NoLs(communicator), negotiate_timeout)  # type: ignore[arg-type]
+
+
+class _NoLs:
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def read(self) -> str:
+        command: str = await self._inner.read()
+        # An unknown protocol name gets "na", exactly like a protocol we do not serve.
+        return "\x00ls-refused" if command == "ls" else command
+
+    async def write(self, msg: str) -> None:
+        await self._inner.write(msg)
+
+
+class FriendGate:
+    """Decides, per inbound stream, which protocols a peer may reach.
+
+    Args:
+        host: the libp2p host whose swarm stream handler this replaces.
+        is_trusted: peer ID -> whether it is a device of this or a friend household.
+        on_refused: called with the peer and protocol when a stream is refused.
+    """
+
+    def __init__(
+        self,
+        host: IHost,
+        is_trusted: Callable[[ID], bool],
+        on_refused: Callable[[ID, str], None] | None = None,
+    ) -> None:
+        self._host = host
+        self._is_trusted = is_trusted
+        self._on_refused = on_refused
+        self._trusted = _QuietMultiselect()
+        self._open = _QuietMultiselect()
+        host.get_network().set_stream_handler(self._handle)
+
+    def serve_friends(self, protocol: str, handler: StreamHandler) -> None:
+        """Serve `protocol` to devices of friend households (and our own)."""
+        self._trusted.add_handler(TProtocol(protocol), handler)
+
+    def serve_anyone(self, protocol: str, handler: StreamHandler) -> None:
+        """Serve `protocol` to strangers too; the handler must authenticate them itself."""
+        self._trusted.add_handler(TProtocol(protocol), handler)
+        self._open.add_handler(TProtocol(protocol), handler)
+
+    async def _handle(self, stream: INetStream) -> None:
+        peer = stream.muxed_conn.peer_id
+        trusted = self._is_trusted(peer)
+        mux = self._trusted if trusted else self._open
+        try:
+            protocol, handler = await mux.negotiate(
+                MultiselectCommunicator(stream), NEGOTIATE_TIMEOUT
+            )
+        except Exception as exc:
+            log.debug("stream from %s refused during negotiation: %s", peer, exc)
+            await _reset(stream)
+            if not trusted:
+                await self.disconnect(peer, "stranger asked for a protocol it may not use")
+            return
+        if protocol is None or handler is None:
+            await _reset(stream)
+            return
+        stream.set_protocol(protocol)
+        await handler(stream)
+
+    async def disconnect(self, peer: ID, why: str) -> None:
+        if self._on_refused is not None:
+            self._on_refused(peer, why)
+        log.info("closing connection to %s: %s", peer, why)
+        with trio.move_on_after(5):
+            try:
+                await self._host.disconnect(peer)
+            except Exception as exc:
+                log.debug("disconnect %s failed: %s", peer, exc)
+
+
+async def _reset(stream: INetStream) -> None:
+    with trio.move_on_after(2):
+        try:
+            await stream.reset()
+        except Exception as exc:
+            log.debug("reset failed: %s", exc)

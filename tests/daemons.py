@@ -1,0 +1,110 @@
+"""Real daemons as separate processes on 127.0.0.1, driven through the CLI like a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+READY_TIMEOUT = 60.0
+
+
+class Daemon:
+    """One household device: a data dir, the `citizen` CLI, and a `citizen run` process."""
+
+    def __init__(self, data_dir: Path, name: str) -> None:
+        self.data_dir = data_dir
+        self.name = name
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / f"{data_dir.name}.log"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("CITIZEN_PASSPHRASE", None)
+        env["CITIZEN_HOME"] = str(self.data_dir)
+        return env
+
+    def cli(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        json_out: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "citizen", *(["--json"] if json_out else []), *args]
+        result = subprocess.run(
+            cmd,
+            env=self.env() | (env or {}),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def json(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Any:
+        return json.loads(self.cli(*args, input=input, env=env).stdout)
+
+    def init(self, *extra: str) -> Any:
+        return self.json("init", "--name", self.name, "--device-name", f"{self.name}-pi", *extra)
+
+    def start(self, *extra: str, port: int = 0) -> None:
+        assert self.proc is None
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "citizen",
+                "run",
+                "--listen",
+                f"/ip4/127.0.0.1/tcp/{port}",
+                *extra,
+            ],
+            env=self.env(),
+            stdout=log,
+            stderr=log,
+        )
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon {self.name} exited early:\n{self.log()}")
+            if self.cli("status", check=False).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"daemon {self.name} not ready:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def status(self) -> Any:
+        return self.json("status")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout=30)
+        finally:
+            self.proc = None
+        return code
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None

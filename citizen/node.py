@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from citizen.api.app import build_app
+from citizen.api.routes import api_routes
 from citizen.api.context import ApiContext
 from citizen.api.serve import load_or_create_token, serve_api
 from citizen.config import DB_NAME, LOCK_NAME, SOCKET_NAME, TOKEN_NAME, Config, load_config
@@ -28,6 +29,7 @@ from citizen.identity.certs import DeviceCertificate
 from citizen.identity.keystore import Keystore
 from citizen.lockfile import DaemonLock
 from citizen.store.db import Database
+from citizen.store.friends import FriendStore
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -60,11 +62,11 @@ class Node:
         self.host: object | None = None
         self.listen_addrs: list[str] = []
         self.api = ApiContext(status=self.status)
+        self.friend_store: FriendStore | None = None
 
     # -- status ------------------------------------------------------------------------
 
     def status(self) -> dict[str, object]:
-        friends = self.api.services.get("friends")
         return {
             "household": self.cert.household,
             "household_name": self.config.household_name,
@@ -72,7 +74,7 @@ class Node:
             "device_name": self.config.device_name,
             "listen": list(self.listen_addrs),
             "uptime_s": round(time.monotonic() - self.started, 3),
-            "friends": friends.count() if friends is not None else 0,
+            "friends": self.friend_store.count() if self.friend_store is not None else 0,
             "offline": self.options.offline,
             "pid": os.getpid(),
         }
@@ -88,13 +90,15 @@ class Node:
         os.umask(0o077)
         try:
             self.db = await Database.open(self.data_dir / DB_NAME)
+            self.friend_store = FriendStore(self.db)
+            await self.friend_store.load()
             try:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._watch_signals, nursery.cancel_scope)
                     if not self.options.offline:
                         await nursery.start(self._run_network)
                     token = load_or_create_token(self.data_dir / TOKEN_NAME)
-                    app = build_app(self.api, token)
+                    app = build_app(self.api, token, api_routes(self.api))
                     await nursery.start(
                         serve_api, app, self.data_dir / SOCKET_NAME, self.config.api_tcp_port
                     )
@@ -126,15 +130,37 @@ class Node:
 
         from citizen.sync.host import FriendGate, advertised_addrs, new_host
 
+        from citizen.sync.friends import FriendsService
+        from citizen.sync.pairing import Me
+
+        assert self.friend_store is not None
         listen = self.options.listen or self.config.listen
         host = new_host(bytes(self.device_key), listen)
         self.host = host
-        FriendGate(host, is_trusted=lambda _peer: False)
+        store = self.friend_store
+        gate = FriendGate(
+            host, is_trusted=lambda peer: store.household_of(peer.to_base58()) is not None
+        )
+        me = Me(
+            household_key=self.cert.household_key,
+            household_name=self.config.household_name,
+            cert=self.cert.raw,
+            device=self.cert.device,
+        )
+        friends = FriendsService(
+            host,
+            gate,
+            store,
+            me,
+            serve_rendezvous=self.config.serve_rendezvous,
+            rendezvous_points=self.config.rendezvous_points,
+        )
+        self.api.services["friends"] = friends
         try:
-            async with host.run([Multiaddr(a) for a in listen]):
+            async with host.run([Multiaddr(a) for a in listen]), trio.open_nursery() as nursery:
                 self.listen_addrs = advertised_addrs(host)
+                await nursery.start(friends.run)
                 task_status.started()
-                await trio.sleep_forever()
         except OSError as exc:
             raise CitizenError(
                 f"Cannot listen on {', '.join(listen)}: {exc.strerror}.",

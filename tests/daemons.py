@@ -108,3 +108,32 @@ class Daemon:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
+
+
+def wait_until(check: Any, what: str, timeout: float = 90.0) -> Any:
+    """Poll `check()` until it returns something truthy; fail naming `what` after `timeout`.
+
+    This waits for an event (a friend coming online), it does not measure time:
+    the timeout only bounds a hung test.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def pair(inviter: Daemon, acceptor: Daemon) -> Any:
+    """Pair two running daemons through the CLI; returns the acceptor's result."""
+    code = inviter.json("invite")["code"]
+    return acceptor.json("accept", code)
+
+
+def friend_named(d: Daemon, name: str) -> Any:
+    for f in d.json("friends"):
+        if f["name"] == name:
+            return f
+    return None

@@ -27,6 +27,8 @@ from libp2p.protocol_muxer.multiselect import Multiselect
 from libp2p.protocol_muxer.multiselect_communicator import MultiselectCommunicator
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
+from libp2p.stream_muxer.yamux.yamux import Yamux
 from multiaddr import Multiaddr
 
 log = logging.getLogger(__name__)
@@ -47,14 +49,20 @@ def new_host(seed: bytes, listen: Iterable[str]) -> IHost:
     host = libp2p.new_host(
         key_pair=key_pair,
         sec_opt={TProtocol(NOISE_PROTOCOL_ID): noise},
-        muxer_opt=libp2p.create_yamux_muxer_option(),
+        muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
         listen_addrs=[Multiaddr(a) for a in listen],
     )
     # Identify is not served (see FriendGate) and not asked for either: asking a
     # peer that does not know us yet would look like a stranger probing it.
     network: Any = host.get_network()
     network.notifees[:] = [n for n in network.notifees if type(n).__name__ != "_IdentifyNotifee"]
+    # BasicHost also schedules identify after connect() and new_stream(); switch it off.
+    host._schedule_identify = _no_identify  # type: ignore[attr-defined]
     return host
+
+
+def _no_identify(*_args: object, **_kwargs: object) -> None:
+    return None
 
 
 def advertised_addrs(host: IHost) -> list[str]:

@@ -1,0 +1,291 @@
+"""The trust store: friends, their devices, and pending invites, in SQLite.
+
+A friend becomes trusted in `add_friend_consuming_invite` (inviter side) or
+`add_friend` (acceptor side): one transaction stores the friend and its first
+device, and on the inviter side also marks the invite used, so an invite can
+never pair twice. `trusted_devices()` is an in-memory mirror the friend gate
+reads on every inbound stream; every write updates it after its commit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from citizen.errors import InviteError, NotFoundError
+from citizen.ids import DeviceId, HouseholdId
+from citizen.store.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class FriendDevice:
+    device: DeviceId
+    household: HouseholdId
+    name: str
+    cert: bytes
+    addrs: tuple[str, ...]
+    last_seen: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Friend:
+    household: HouseholdId
+    household_key: bytes
+    name: str
+    secret: bytes
+    paired_at: int
+    offer_bytes: int | None
+    devices: tuple[FriendDevice, ...]
+    sas: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInvite:
+    invite_id: str
+    secret: bytes
+    expires: int
+
+
+class FriendStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._trusted: dict[DeviceId, HouseholdId] = {}
+
+    async def load(self) -> None:
+        rows = await self._db.run(
+            lambda c: c.execute("SELECT device, household FROM friend_devices").fetchall()
+        )
+        self._trusted = {DeviceId(d): HouseholdId(h) for d, h in rows}
+
+    def household_of(self, device: str) -> HouseholdId | None:
+        """The friend household a device belongs to, or None (the gate's question)."""
+        return self._trusted.get(DeviceId(device))
+
+    def count(self) -> int:
+        return len(set(self._trusted.values()))
+
+    # -- invites --------------------------------------------------------------------------
+
+    async def add_invite(self, invite_id: str, secret: bytes, expires: int) -> None:
+        now = int(time.time())
+        await self._db.transaction(
+            lambda c: c.execute(
+                "INSERT INTO invites (invite_id, secret, created, expires) VALUES (?, ?, ?, ?)",
+                (invite_id, secret, now, expires),
+            )
+        )
+
+    async def invite_used_by(self, invite_id: str) -> HouseholdId | None:
+        """The household that used the invite, None while it is unused.
+
+        Raises:
+            NotFoundError: no such invite.
+        """
+
+        def q(c: sqlite3.Connection) -> tuple[str | None] | None:
+            row: tuple[str | None] | None = c.execute(
+                "SELECT used_by FROM invites WHERE invite_id = ?", (invite_id,)
+            ).fetchone()
+            return row
+
+        row = await self._db.run(q)
+        if row is None:
+            raise NotFoundError(f"No invite {invite_id}.")
+        return None if row[0] is None else HouseholdId(row[0])
+
+    async def pending_invites(self, now: int) -> list[PendingInvite]:
+        rows = await self._db.run(
+            lambda c: c.execute(
+                "SELECT invite_id, secret, expires FROM invites"
+                " WHERE used_at IS NULL AND expires > ?",
+                (now,),
+            ).fetchall()
+        )
+        return [PendingInvite(i, s, e) for i, s, e in rows]
+
+    async def find_invite(self, invite_id: str, now: int) -> PendingInvite:
+        """The usable invite with this ID.
+
+        Raises:
+            InviteError: unknown, already used, or expired.
+        """
+
+        def get(c: sqlite3.Connection) -> tuple[bytes, int, int | None] | None:
+            row: tuple[bytes, int, int | None] | None = c.execute(
+                "SELECT secret, expires, used_at FROM invites WHERE invite_id = ?", (invite_id,)
+            ).fetchone()
+            return row
+
+        row = await self._db.run(get)
+        if row is None:
+            raise InviteError(
+                "This invite is unknown to the inviting household.",
+                "Ask your friend for a new invite.",
+            )
+        secret, expires, used_at = row
+        if used_at is not None:
+            raise InviteError(
+                "This invite was already used; an invite pairs only once.",
+                "Ask your friend for a new invite.",
+            )
+        if expires <= now:
+            raise InviteError("This invite has expired.", "Ask your friend for a new invite.")
+        return PendingInvite(invite_id, secret, expires)
+
+    # -- friends --------------------------------------------------------------------------
+
+    @staticmethod
+    def _insert(c: sqlite3.Connection, friend: Friend) -> None:
+        if c.execute("SELECT 1 FROM friends WHERE household = ?", (friend.household,)).fetchone():
+            raise InviteError(
+                "You are already friends with this household.",
+                "Nothing was changed; see `citizen friends`.",
+            )
+        c.execute(
+            "INSERT INTO friends"
+            " (household, household_key, name, secret, paired_at, offer_bytes, sas)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                friend.household,
+                friend.household_key,
+                friend.name,
+                friend.secret,
+                friend.paired_at,
+                friend.offer_bytes,
+                friend.sas,
+            ),
+        )
+        for d in friend.devices:
+            c.execute(
+                "INSERT OR REPLACE INTO friend_devices"
+                " (device, household, name, cert, addrs, last_seen) VALUES (?, ?, ?, ?, ?, ?)",
+                (d.device, d.household, d.name, d.cert, json.dumps(list(d.addrs)), d.last_seen),
+            )
+
+    async def add_friend(self, friend: Friend) -> None:
+        await self._db.transaction(lambda c: self._insert(c, friend))
+        self._trust(friend)
+
+    async def add_friend_consuming_invite(self, friend: Friend, invite_id: str) -> None:
+        """Store the friend and mark the invite used, atomically (inviter side)."""
+        now = int(time.time())
+
+        def tx(c: sqlite3.Connection) -> None:
+            updated = c.execute(
+                "UPDATE invites SET used_at = ?, used_by = ?"
+                " WHERE invite_id = ? AND used_at IS NULL AND expires > ?",
+                (now, friend.household, invite_id, now),
+            ).rowcount
+            if updated != 1:
+                raise InviteError(
+                    "This invite was already used or has expired.",
+                    "Ask your friend for a new invite.",
+                )
+            self._insert(c, friend)
+
+        await self._db.transaction(tx)
+        self._trust(friend)
+
+    def _trust(self, friend: Friend) -> None:
+        for d in friend.devices:
+            self._trusted[d.device] = friend.household
+
+    async def add_device(self, device: FriendDevice) -> None:
+        """Record a friend household's (new) device, from a valid certificate."""
+        await self._db.transaction(
+            lambda c: c.execute(
+                "INSERT INTO friend_devices (device, household, name, cert, addrs, last_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET"
+                " cert = excluded.cert, name = excluded.name",
+                (
+                    device.device,
+                    device.household,
+                    device.name,
+                    device.cert,
+                    json.dumps(list(device.addrs)),
+                    device.last_seen,
+                ),
+            )
+        )
+        self._trusted[device.device] = device.household
+
+    async def seen(self, device: DeviceId, addrs: list[str] | None) -> None:
+        now = int(time.time())
+
+        def tx(c: sqlite3.Connection) -> None:
+            if addrs:
+                c.execute(
+                    "UPDATE friend_devices SET last_seen = ?, addrs = ? WHERE device = ?",
+                    (now, json.dumps(addrs), device),
+                )
+            else:
+                c.execute("UPDATE friend_devices SET last_seen = ? WHERE device = ?", (now, device))
+
+        await self._db.transaction(tx)
+
+    async def remove(self, household: HouseholdId) -> Friend:
+        friend = await self.get(household)
+        await self._db.transaction(
+            lambda c: c.execute("DELETE FROM friends WHERE household = ?", (household,))
+        )
+        for d in friend.devices:
+            self._trusted.pop(d.device, None)
+        return friend
+
+    async def set_offer(self, household: HouseholdId, offer_bytes: int | None) -> None:
+        await self._db.transaction(
+            lambda c: c.execute(
+                "UPDATE friends SET offer_bytes = ? WHERE household = ?", (offer_bytes, household)
+            )
+        )
+
+    async def list(self) -> list[Friend]:
+        def q(c: sqlite3.Connection) -> list[Friend]:
+            devices: dict[str, list[FriendDevice]] = {}
+            for d, h, n, cert, addrs, seen in c.execute(
+                "SELECT device, household, name, cert, addrs, last_seen FROM friend_devices"
+                " ORDER BY device"
+            ):
+                devices.setdefault(h, []).append(
+                    FriendDevice(
+                        DeviceId(d), HouseholdId(h), n, cert, tuple(json.loads(addrs)), seen
+                    )
+                )
+            return [
+                Friend(HouseholdId(h), k, n, s, p, o, tuple(devices.get(h, [])), sas)
+                for h, k, n, s, p, o, sas in c.execute(
+                    "SELECT household, household_key, name, secret, paired_at, offer_bytes, sas"
+                    " FROM friends ORDER BY name"
+                )
+            ]
+
+        return await self._db.run(q)
+
+    async def get(self, household: HouseholdId) -> Friend:
+        for friend in await self.list():
+            if friend.household == household:
+                return friend
+        raise NotFoundError(f"No friend with household ID {household}.", "See `citizen friends`.")
+
+    async def resolve(self, name_or_id: str) -> Friend:
+        """Find a friend by household ID (any spelling) or by exact display name.
+
+        Raises:
+            NotFoundError: none, or the name is ambiguous.
+        """
+        friends = await self.list()
+        wanted = name_or_id.strip()
+        compact = wanted.upper().replace("-", "")
+        by_id = [f for f in friends if f.household.replace("-", "") == compact]
+        if by_id:
+            return by_id[0]
+        by_name = [f for f in friends if f.name == wanted]
+        if len(by_name) == 1:
+            return by_name[0]
+        if len(by_name) > 1:
+            raise NotFoundError(
+                f"Several friends are called {wanted!r}.", "Use the household ID instead."
+            )
+        raise NotFoundError(f"No friend called {wanted!r}.", "See `citizen friends`.")

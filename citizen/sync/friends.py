@@ -1,0 +1,521 @@
+"""Keeping friends connected: pairing, hello, dialing with backoff, rendezvous, removal.
+
+The trio shell around `pairing` (pure decisions) and `FriendStore` (the
+trust store). It serves `/citizen/pair/1` and `/citizen/hello/1` to anyone
+(both authenticate the peer themselves), closes any other stranger's
+connection after a short grace, keeps dialing friends' devices at their last
+known addresses with backoff, and registers and looks up friends under
+friendship-secret namespaces at every friend that serves rendezvous.
+Services that talk to friends (docs, objects) subscribe to `PeerListener`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+from libp2p.abc import IHost, INetConn, INetStream, INotifee
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
+from multiaddr import Multiaddr
+
+from citizen.errors import (
+    CertificateError,
+    CitizenError,
+    ConfigError,
+    InviteError,
+    NotAuthorizedError,
+    RemoteProtocolError,
+    UnreachableError,
+)
+from citizen.identity.certs import verify_certificate_for
+from citizen.identity.ids import household_id
+from citizen.identity.invites import Invite, decode_invite, encode_invite, new_secret
+from citizen.ids import DeviceId, HouseholdId
+from citizen.store.friends import Friend, FriendDevice, FriendStore
+from citizen.sync import pair_codec, rendezvous
+from citizen.sync.framing import read_frame, write_frame
+from citizen.sync.host import FriendGate, advertised_addrs
+from citizen.sync.pairing import Me, NewFriend, check_accept, check_request, make_request
+from citizen.sync.rendezvous_state import friendship_namespaces
+
+log = logging.getLogger(__name__)
+
+STRANGER_GRACE = 10.0  # seconds a stranger may take to pair or present a certificate
+DIAL_TIMEOUT = 10.0
+HELLO_TIMEOUT = 15.0
+BACKOFF_MIN = 1.0
+BACKOFF_MAX = 30.0
+REGISTER_EVERY = 600.0
+
+PeerCallback = Callable[[DeviceId, HouseholdId], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Backoff:
+    delay: float = BACKOFF_MIN
+    next_try: float = 0.0
+
+
+class _Notifee(INotifee):
+    def __init__(self, service: FriendsService) -> None:
+        self._service = service
+
+    async def connected(self, network: Any, conn: INetConn) -> None:
+        self._service._on_connected(conn.muxed_conn.peer_id)
+
+    async def disconnected(self, network: Any, conn: INetConn) -> None:
+        self._service._on_disconnected(conn.muxed_conn.peer_id)
+
+    async def opened_stream(self, network: Any, stream: INetStream) -> None:
+        pass
+
+    async def closed_stream(self, network: Any, stream: INetStream) -> None:
+        pass
+
+    async def listen(self, network: Any, multiaddr: Multiaddr) -> None:
+        pass
+
+    async def listen_close(self, network: Any, multiaddr: Multiaddr) -> None:
+        pass
+
+
+class FriendsService:
+    def __init__(
+        self,
+        host: IHost,
+        gate: FriendGate,
+        store: FriendStore,
+        me: Me,
+        *,
+        serve_rendezvous: bool = True,
+        rendezvous_points: tuple[str, ...] = (),
+    ) -> None:
+        self.host = host
+        self.gate = gate
+        self.store = store
+        self.me = me
+        self.household = household_id(me.household_key)
+        self.online: dict[DeviceId, HouseholdId] = {}
+        self._ready_callbacks: list[PeerCallback] = []
+        self._gone_callbacks: list[Callable[[DeviceId], None]] = []
+        self._backoff: dict[DeviceId, _Backoff] = {}
+        self._nursery: trio.Nursery | None = None
+        self._wake = trio.Event()
+        self._registered_addrs: list[str] = []
+        self._points = [_point(p) for p in rendezvous_points]
+        gate.serve_anyone(pair_codec.PAIR_PROTOCOL, self._handle_pair)
+        gate.serve_anyone(pair_codec.HELLO_PROTOCOL, self._handle_hello)
+        if serve_rendezvous:
+            self.rendezvous_server = rendezvous.RendezvousServer()
+            gate.serve_friends(rendezvous.PROTOCOL_ID, self.rendezvous_server.handle_stream)
+        host.get_network().register_notifee(_Notifee(self))
+
+    # -- wiring for other services --------------------------------------------------------
+
+    def on_peer_ready(self, callback: PeerCallback) -> None:
+        """Call `callback(device, household)` each time a friend device completes hello."""
+        self._ready_callbacks.append(callback)
+
+    def on_peer_gone(self, callback: Callable[[DeviceId], None]) -> None:
+        self._gone_callbacks.append(callback)
+
+    def is_trusted(self, peer: ID) -> bool:
+        return self.store.household_of(peer.to_base58()) is not None
+
+    def count(self) -> int:
+        return self.store.count()
+
+    # -- run ------------------------------------------------------------------------------
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            nursery.start_soon(self._dial_loop)
+            nursery.start_soon(self._register_loop)
+
+    def _on_connected(self, peer: ID) -> None:
+        if self._nursery is not None and not self.is_trusted(peer):
+            self._nursery.start_soon(self._expel_if_still_stranger, peer)
+
+    def _on_disconnected(self, peer: ID) -> None:
+        device = DeviceId(peer.to_base58())
+        if device in self.online and not self.host.get_network().get_connections(peer):
+            del self.online[device]
+            for callback in self._gone_callbacks:
+                callback(device)
+            self._wake.set()
+
+    async def _expel_if_still_stranger(self, peer: ID) -> None:
+        await trio.sleep(STRANGER_GRACE)
+        if not self.is_trusted(peer):
+            await self.gate.disconnect(
+                peer, "a stranger neither paired nor presented a certificate"
+            )
+
+    # -- invites and pairing ---------------------------------------------------------------
+
+    async def create_invite(self, expires_in: int) -> dict[str, object]:
+        secret = new_secret()
+        expires = int(time.time()) + expires_in
+        invite = Invite(
+            household_key=self.me.household_key,
+            peer=self.me.device,
+            addrs=tuple(advertised_addrs(self.host)),
+            secret=secret,
+            expires=expires,
+            name=self.me.household_name,
+        )
+        await self.store.add_invite(invite.invite_id, secret, expires)
+        return {"code": encode_invite(invite), "expires": expires, "invite_id": invite.invite_id}
+
+    async def invite_status(self, invite_id: str) -> dict[str, object]:
+        used_by = await self.store.invite_used_by(invite_id)
+        if used_by is None:
+            return {"invite_id": invite_id, "used": False}
+        friend = await self.store.get(used_by)
+        return {
+            "invite_id": invite_id,
+            "used": True,
+            "household": friend.household,
+            "name": friend.name,
+            "sas": friend.sas.split(),
+        }
+
+    async def _handle_pair(self, stream: INetStream) -> None:
+        peer = stream.muxed_conn.peer_id
+        try:
+            with trio.fail_after(HELLO_TIMEOUT):
+                msg = pair_codec.decode(await read_frame(stream, pair_codec.MAX_FRAME))
+                if not isinstance(msg, pair_codec.PairRequest):
+                    raise RemoteProtocolError("expected a pairing request")
+                pending = await self.store.find_invite(msg.invite_id, int(time.time()))
+                friend, accept = check_request(
+                    msg, invite_secret=pending.secret, me=self.me, peer=peer.to_base58()
+                )
+                await self.store.add_friend_consuming_invite(_friend_row(friend), msg.invite_id)
+                await write_frame(stream, pair_codec.encode(accept))
+                log.info("paired with %s (%s)", friend.name, household_id(friend.household_key))
+                await stream.close()
+        except (CitizenError, trio.TooSlowError) as exc:
+            message = exc.message if isinstance(exc, CitizenError) else "pairing timed out"
+            code = exc.code if isinstance(exc, CitizenError) else "timeout"
+            log.info("refused pairing from %s: %s", peer, message)
+            with trio.move_on_after(2):
+                try:
+                    reject = pair_codec.PairReject(code, message)
+                    await write_frame(stream, pair_codec.encode(reject))
+                    await stream.close()
+                except Exception as write_exc:
+                    log.debug("could not send the refusal: %s", write_exc)
+            if not self.is_trusted(peer):
+                await self.gate.disconnect(peer, f"pairing refused: {message}")
+        except Exception as exc:  # transport failures: the peer went away
+            log.info("pairing with %s broke: %s", peer, exc)
+
+    async def accept(self, code: str, label: str | None) -> dict[str, object]:
+        """Pair with the household that made `code` (acceptor side).
+
+        Raises:
+            InviteError: garbled, expired, forged, already used, or the inviter refused.
+            UnreachableError: the inviter could not be reached.
+        """
+        invite = decode_invite(code)
+        if invite.expires <= time.time():
+            raise InviteError("This invite has expired.", "Ask your friend for a new invite.")
+        if invite.household_key == self.me.household_key:
+            raise InviteError(
+                "This invite is from your own household.",
+                "Give it to a friend's household; to add a device use `citizen device add`.",
+            )
+        peer = ID.from_base58(invite.peer)
+        await self._dial(peer, list(invite.addrs))
+        try:
+            with trio.fail_after(HELLO_TIMEOUT):
+                stream = await self.host.new_stream(peer, [pair_codec.PAIR_PROTOCOL])  # type: ignore[list-item]
+                await write_frame(stream, pair_codec.encode(make_request(invite, self.me)))
+                reply = pair_codec.decode(await read_frame(stream, pair_codec.MAX_FRAME))
+        except trio.TooSlowError as exc:
+            raise UnreachableError("The inviting device did not answer in time.") from exc
+        except CitizenError:
+            raise
+        except Exception as exc:
+            raise UnreachableError(
+                f"The pairing connection broke: {exc}.", "Try again; the invite is still valid."
+            ) from exc
+        match reply:
+            case pair_codec.PairAccept():
+                friend = check_accept(reply, invite=invite, me=self.me, peer=peer.to_base58())
+            case pair_codec.PairReject(message=message):
+                raise InviteError(f"The inviting household refused: {message}")
+            case _:
+                raise RemoteProtocolError("The inviting device answered with the wrong message.")
+        row = _friend_row(friend, name=label, addrs=tuple(invite.addrs))
+        await self.store.add_friend(row)
+        log.info("paired with %s (%s)", row.name, row.household)
+        if self._nursery is not None:
+            self._nursery.start_soon(self._hello_outbound, peer)
+        return {"household": row.household, "name": row.name, "sas": list(friend.sas)}
+
+    # -- hello --------------------------------------------------------------------------
+
+    def _hello(self) -> pair_codec.Hello:
+        return pair_codec.Hello(
+            self.me.cert, self.me.household_name, tuple(advertised_addrs(self.host))
+        )
+
+    async def _accept_hello(self, peer: ID, msg: pair_codec.Message) -> HouseholdId:
+        if not isinstance(msg, pair_codec.Hello):
+            raise RemoteProtocolError("expected hello")
+        device = DeviceId(peer.to_base58())
+        try:
+            cert = verify_certificate_for(msg.cert, household_key=None, device=device)
+        except CertificateError as exc:
+            raise NotAuthorizedError(exc.message, exc.hint) from exc
+        household = cert.household
+        friends = {f.household: f for f in await self.store.list()}
+        if household not in friends:
+            raise NotAuthorizedError("This device's household is not a friend.")
+        if self.store.household_of(device) is None:
+            await self.store.add_device(
+                FriendDevice(device, household, cert.name, cert.raw, msg.addrs, int(time.time()))
+            )
+            log.info("accepted new device %s of friend %s", device, household)
+        await self.store.seen(device, list(msg.addrs))
+        return household
+
+    async def _handle_hello(self, stream: INetStream) -> None:
+        peer = stream.muxed_conn.peer_id
+        try:
+            with trio.fail_after(HELLO_TIMEOUT):
+                msg = pair_codec.decode(await read_frame(stream, pair_codec.MAX_FRAME))
+                household = await self._accept_hello(peer, msg)
+                await write_frame(stream, pair_codec.encode(self._hello()))
+                await stream.close()
+        except (CitizenError, trio.TooSlowError) as exc:
+            why = exc.message if isinstance(exc, CitizenError) else "hello timed out"
+            await self.gate.disconnect(peer, f"hello refused: {why}")
+            return
+        except Exception as exc:
+            log.debug("hello from %s broke: %s", peer, exc)
+            return
+        await self._ready(peer, household)
+
+    async def _hello_outbound(self, peer: ID) -> None:
+        try:
+            with trio.fail_after(HELLO_TIMEOUT):
+                stream = await self.host.new_stream(peer, [pair_codec.HELLO_PROTOCOL])  # type: ignore[list-item]
+                await write_frame(stream, pair_codec.encode(self._hello()))
+                msg = pair_codec.decode(await read_frame(stream, pair_codec.MAX_FRAME))
+                household = await self._accept_hello(peer, msg)
+        except (CitizenError, trio.TooSlowError) as exc:
+            why = exc.message if isinstance(exc, CitizenError) else "hello timed out"
+            log.info("hello to %s failed: %s", peer, why)
+            await self.gate.disconnect(peer, f"hello failed: {why}")
+            return
+        except Exception as exc:
+            log.info("hello to %s broke: %s", peer, exc)
+            return
+        await self._ready(peer, household)
+
+    async def _ready(self, peer: ID, household: HouseholdId) -> None:
+        device = DeviceId(peer.to_base58())
+        first = device not in self.online
+        self.online[device] = household
+        self._backoff.pop(device, None)
+        if first:
+            log.info("friend device %s of %s is online", device, household)
+            for callback in self._ready_callbacks:
+                await callback(device, household)
+            self._wake.set()
+
+    # -- dialing ------------------------------------------------------------------------
+
+    async def _dial(self, peer: ID, addrs: list[str]) -> None:
+        maddrs = []
+        for a in addrs:
+            try:
+                maddrs.append(Multiaddr(a))
+            except Exception:
+                log.debug("skipping bad address %r", a)
+        if not maddrs:
+            raise UnreachableError(f"No usable address for {peer}.")
+        try:
+            with trio.fail_after(DIAL_TIMEOUT):
+                await self.host.connect(PeerInfo(peer, maddrs))
+        except Exception as exc:
+            raise UnreachableError(
+                f"Could not reach {peer} at {', '.join(addrs)}: {exc}",
+                "Check that the other daemon runs and both are online.",
+            ) from exc
+
+    async def _dial_loop(self) -> None:
+        while True:
+            now = trio.current_time()
+            for friend in await self.store.list():
+                for device in friend.devices:
+                    if device.device in self.online or device.device == self.me.device:
+                        continue
+                    backoff = self._backoff.setdefault(device.device, _Backoff())
+                    if backoff.next_try > now:
+                        continue
+                    self._nursery_start(self._try_device, friend, device, backoff)
+            self._wake = trio.Event()
+            with trio.move_on_after(BACKOFF_MIN):
+                await self._wake.wait()
+
+    def _nursery_start(self, fn: Callable[..., Awaitable[None]], *args: object) -> None:
+        assert self._nursery is not None
+        self._nursery.start_soon(fn, *args)
+
+    async def _try_device(self, friend: Friend, device: FriendDevice, backoff: _Backoff) -> None:
+        backoff.next_try = trio.current_time() + backoff.delay + DIAL_TIMEOUT
+        backoff.delay = min(backoff.delay * 2, BACKOFF_MAX)
+        peer = ID.from_base58(device.device)
+        addrs = list(device.addrs)
+        try:
+            addrs += [str(a) for a in self.host.get_peerstore().addrs(peer) if str(a) not in addrs]
+        except Exception:
+            pass  # the peerstore has no entry (yet)
+        try:
+            await self._dial(peer, addrs)
+        except UnreachableError:
+            found = await self._lookup(friend, device.device)
+            if not found:
+                backoff.next_try = trio.current_time() + backoff.delay
+                return
+            try:
+                await self._dial(peer, found)
+            except UnreachableError:
+                backoff.next_try = trio.current_time() + backoff.delay
+                return
+        await self._hello_outbound(peer)
+
+    async def _lookup(self, friend: Friend, device: DeviceId) -> list[str]:
+        """Ask every connected friend device (and configured points) where `device` is now."""
+        for point in self._rendezvous_points():
+            for ns in friendship_namespaces(friend.secret, time.time()):
+                try:
+                    with trio.fail_after(DIAL_TIMEOUT):
+                        peers, _cookie = await rendezvous.discover(self.host, point, ns)
+                except Exception as exc:
+                    log.debug("rendezvous lookup at %s failed: %s", point, exc)
+                    continue
+                for info in peers:
+                    if info.peer_id.to_base58() == device and info.addrs:
+                        log.info("found %s at %s via rendezvous", device, point)
+                        return [str(a) for a in info.addrs]
+        return []
+
+    def _rendezvous_points(self) -> list[ID]:
+        points = [ID.from_base58(d) for d in self.online]
+        return points + [p for p, _ in self._points if p not in points]
+
+    async def _register_loop(self) -> None:
+        registered_at: dict[DeviceId, float] = {}
+        while True:
+            addrs = advertised_addrs(self.host)
+            if addrs != self._registered_addrs:
+                registered_at.clear()  # our addresses changed: register everywhere again
+                self._registered_addrs = addrs
+            now = trio.current_time()
+            friends = await self.store.list()
+            for device in list(self.online):
+                if now - registered_at.get(device, -REGISTER_EVERY) < REGISTER_EVERY:
+                    continue
+                registered_at[device] = now
+                self._nursery_start(self._register_at, ID.from_base58(device), friends)
+            for point, addrs_of_point in self._points:
+                key = DeviceId(point.to_base58())
+                if now - registered_at.get(key, -REGISTER_EVERY) >= REGISTER_EVERY:
+                    registered_at[key] = now
+                    self.host.get_peerstore().add_addrs(point, addrs_of_point, 3600)
+                    self._nursery_start(self._register_at, point, friends)
+            with trio.move_on_after(5):
+                await self._wake.wait()
+
+    async def _register_at(self, point: ID, friends: list[Friend]) -> None:
+        addrs = [Multiaddr(a) for a in advertised_addrs(self.host)]
+        for friend in friends:
+            for ns in friendship_namespaces(friend.secret, time.time()):
+                try:
+                    with trio.fail_after(DIAL_TIMEOUT):
+                        await rendezvous.register(self.host, point, ns, addrs=addrs)
+                except Exception as exc:
+                    log.debug("rendezvous register at %s failed: %s", point, exc)
+                    return
+
+    # -- listing and removal -----------------------------------------------------------
+
+    async def list_json(self) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        for f in await self.store.list():
+            devices = [
+                {
+                    "device": d.device,
+                    "name": d.name,
+                    "online": d.device in self.online,
+                    "last_seen": d.last_seen,
+                    "addrs": list(d.addrs),
+                }
+                for d in f.devices
+            ]
+            out.append(
+                {
+                    "household": f.household,
+                    "name": f.name,
+                    "online": any(d["online"] for d in devices),
+                    "last_seen": max((d.last_seen or 0 for d in f.devices), default=0) or None,
+                    "paired_at": f.paired_at,
+                    "sas": f.sas.split(),
+                    "offer_bytes": f.offer_bytes,
+                    "devices": devices,
+                }
+            )
+        return out
+
+    async def remove(self, name_or_id: str) -> dict[str, object]:
+        friend = await self.store.resolve(name_or_id)
+        await self.store.remove(friend.household)
+        for device in friend.devices:
+            self.online.pop(device.device, None)
+            await self.gate.disconnect(ID.from_base58(device.device), "friend removed")
+            for callback in self._gone_callbacks:
+                callback(device.device)
+        return {"household": friend.household, "name": friend.name, "removed": True}
+
+
+def _friend_row(
+    friend: NewFriend, *, name: str | None = None, addrs: tuple[str, ...] = ()
+) -> Friend:
+    cert = friend.device_cert
+    hh = household_id(friend.household_key)
+    now = int(time.time())
+    return Friend(
+        household=hh,
+        household_key=friend.household_key,
+        name=name or friend.name,
+        secret=friend.secret,
+        paired_at=now,
+        offer_bytes=None,
+        devices=(FriendDevice(cert.device, hh, cert.name, cert.raw, addrs, now),),
+        sas=" ".join(friend.sas),
+    )
+
+
+def _point(text: str) -> tuple[ID, list[Multiaddr]]:
+    from libp2p.peer.peerinfo import info_from_p2p_addr
+
+    try:
+        info = info_from_p2p_addr(Multiaddr(text))
+    except Exception as exc:
+        raise ConfigError(
+            f"The rendezvous point {text!r} is not a multiaddr with /p2p/PEERID.",
+            "Fix network.rendezvous_points in config.toml.",
+        ) from exc
+    return info.peer_id, list(info.addrs)

@@ -1,0 +1,131 @@
+"""Wire messages of `/citizen/pair/1` and `/citizen/hello/1`: bytes <-> typed messages.
+
+Pairing: the acceptor sends `PairRequest`; the inviter answers `PairAccept` or
+`PairReject`. Hello (on every connection between friends): each side sends
+`Hello` with its device certificate and current addresses, or `HelloReject`.
+Each message is canonical CBOR {"t": type, ...} inside a length-prefixed frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from citizen import cbor
+from citizen.errors import RemoteProtocolError
+
+PAIR_PROTOCOL = "/citizen/pair/1"
+HELLO_PROTOCOL = "/citizen/hello/1"
+MAX_FRAME = 16 * 1024
+MAX_ADDRS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class PairRequest:
+    invite_id: str
+    household_key: bytes
+    household_name: str
+    cert: bytes
+    mac: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PairAccept:
+    household_key: bytes
+    household_name: str
+    cert: bytes
+    mac: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PairReject:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    cert: bytes
+    household_name: str
+    addrs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HelloReject:
+    message: str
+
+
+Message = PairRequest | PairAccept | PairReject | Hello | HelloReject
+
+
+def encode(msg: Message) -> bytes:
+    match msg:
+        case PairRequest():
+            body: dict[str, object] = {
+                "t": "pair-request",
+                "invite": msg.invite_id,
+                "household": msg.household_key,
+                "name": msg.household_name,
+                "cert": msg.cert,
+                "mac": msg.mac,
+            }
+        case PairAccept():
+            body = {
+                "t": "pair-accept",
+                "household": msg.household_key,
+                "name": msg.household_name,
+                "cert": msg.cert,
+                "mac": msg.mac,
+            }
+        case PairReject():
+            body = {"t": "pair-reject", "code": msg.code, "message": msg.message}
+        case Hello():
+            body = {
+                "t": "hello",
+                "cert": msg.cert,
+                "name": msg.household_name,
+                "addrs": list(msg.addrs),
+            }
+        case HelloReject():
+            body = {"t": "hello-reject", "message": msg.message}
+    return cbor.dumps(body)
+
+
+def decode(data: bytes) -> Message:
+    """Decode one message. Raises only RemoteProtocolError."""
+    what = "pairing message"
+    m = cbor.as_map(cbor.loads(data, max_size=MAX_FRAME, what=what), what)
+    kind = cbor.field_str(m, "t", what, max_len=32)
+    match kind:
+        case "pair-request":
+            return PairRequest(
+                invite_id=cbor.field_str(m, "invite", what, max_len=64),
+                household_key=cbor.field_bytes(m, "household", what, size=32),
+                household_name=cbor.field_str(m, "name", what, max_len=128),
+                cert=cbor.field_bytes(m, "cert", what),
+                mac=cbor.field_bytes(m, "mac", what, size=32),
+            )
+        case "pair-accept":
+            return PairAccept(
+                household_key=cbor.field_bytes(m, "household", what, size=32),
+                household_name=cbor.field_str(m, "name", what, max_len=128),
+                cert=cbor.field_bytes(m, "cert", what),
+                mac=cbor.field_bytes(m, "mac", what, size=32),
+            )
+        case "pair-reject":
+            return PairReject(
+                code=cbor.field_str(m, "code", what, max_len=64),
+                message=cbor.field_str(m, "message", what, max_len=1024),
+            )
+        case "hello":
+            addrs = cbor.field_list(m, "addrs", what, max_len=MAX_ADDRS)
+            if not all(isinstance(a, str) and len(a) <= 256 for a in addrs):
+                raise RemoteProtocolError(f"{what}: addresses must be short text")
+            return Hello(
+                cert=cbor.field_bytes(m, "cert", what),
+                household_name=cbor.field_str(m, "name", what, max_len=128),
+                addrs=tuple(str(a) for a in addrs),
+            )
+        case "hello-reject":
+            return HelloReject(message=cbor.field_str(m, "message", what, max_len=1024))
+        case _:
+            raise RemoteProtocolError(f"unknown {what} type {kind!r}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import trio
+from nacl.signing import SigningKey
 
 from citizen.api.app import build_app
 from citizen.api.routes import api_routes
@@ -63,6 +64,18 @@ class Node:
         self.listen_addrs: list[str] = []
         self.api = ApiContext(status=self.status)
         self.friend_store: FriendStore | None = None
+        self._household_key: SigningKey | None = None
+
+    def household_key(self) -> SigningKey:
+        """The household signing key (unsealed once with the daemon's passphrase).
+
+        Raises:
+            HouseholdKeyMissingError: this device does not hold it.
+            PassphraseError: it is sealed and the daemon got no or a wrong passphrase.
+        """
+        if self._household_key is None:
+            self._household_key = self.keystore.household_key(self.options.passphrase)
+        return self._household_key
 
     # -- status ------------------------------------------------------------------------
 
@@ -92,6 +105,7 @@ class Node:
             self.db = await Database.open(self.data_dir / DB_NAME)
             self.friend_store = FriendStore(self.db)
             await self.friend_store.load()
+            self._make_local_services(self.db)
             try:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._watch_signals, nursery.cancel_scope)
@@ -116,6 +130,19 @@ class Node:
         finally:
             lock.release()
             log.info("daemon stopped")
+
+    def _make_local_services(self, db: Database) -> None:
+        """Services that work without the network (the local API uses them offline too)."""
+        from citizen.store.docs import DocCache, DocStore
+        from citizen.sync.docs_service import DocsService
+
+        doc_store = DocStore(db)
+        self.docs = DocsService(
+            doc_store, DocCache(doc_store), self.cert.household_key, self.household_key
+        )
+        self.api.services["docs"] = self.docs
+        # --- objects wiring (local part) ---
+        # --- end objects wiring (local part) ---
 
     async def _watch_signals(self, scope: trio.CancelScope) -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -156,10 +183,16 @@ class Node:
             rendezvous_points=self.config.rendezvous_points,
         )
         self.api.services["friends"] = friends
+        self.docs.attach_network(host, gate, friends)
+        # --- objects wiring (network part) ---
+        # --- end objects wiring (network part) ---
         try:
             async with host.run([Multiaddr(a) for a in listen]), trio.open_nursery() as nursery:
                 self.listen_addrs = advertised_addrs(host)
                 await nursery.start(friends.run)
+                await nursery.start(self.docs.run)
+                # --- objects wiring (start) ---
+                # --- end objects wiring (start) ---
                 task_status.started()
         except OSError as exc:
             raise CitizenError(

@@ -265,3 +265,31 @@ def _doc_of(data: bytes) -> DocId:
         return verify_grant(data).doc_id
     except (RemoteProtocolError, NotAuthorizedError):
         return DocId("?")
+
+
+def sync_message_heads(data: bytes) -> tuple[bytes, ...] | None:
+    """The sender's heads, read from an encoded Automerge sync message (None if unreadable).
+
+    A sync message starts with its type byte (0x42, or 0x43 for the version
+    that also carries capabilities), a LEB128 count and that
+    many 32-byte change hashes: the sender's heads when it sent the message.
+    Comparing them with our heads tells whether a peer is in sync or behind.
+    """
+    if len(data) < 2 or data[0] not in (0x42, 0x43):
+        return None
+    count = 0
+    shift = 0
+    pos = 1
+    while pos < len(data):
+        byte = data[pos]
+        pos += 1
+        count |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+        if shift > 28:
+            return None
+    end = pos + 32 * count
+    if count > 10_000 or end > len(data):
+        return None
+    return tuple(data[i : i + 32] for i in range(pos, end, 32))

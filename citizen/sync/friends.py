@@ -103,6 +103,7 @@ class FriendsService:
         self.online: dict[DeviceId, HouseholdId] = {}
         self._ready_callbacks: list[PeerCallback] = []
         self._gone_callbacks: list[Callable[[DeviceId], None]] = []
+        self._removed_callbacks: list[Callable[[HouseholdId], Awaitable[None]]] = []
         self._backoff: dict[DeviceId, _Backoff] = {}
         self._nursery: trio.Nursery | None = None
         self._wake = trio.Event()
@@ -123,6 +124,10 @@ class FriendsService:
 
     def on_peer_gone(self, callback: Callable[[DeviceId], None]) -> None:
         self._gone_callbacks.append(callback)
+
+    def on_friend_removed(self, callback: Callable[[HouseholdId], Awaitable[None]]) -> None:
+        """Call `await callback(household)` after a friend is removed (drop grants, repair)."""
+        self._removed_callbacks.append(callback)
 
     def is_trusted(self, peer: ID) -> bool:
         return self.store.household_of(peer.to_base58()) is not None
@@ -487,6 +492,8 @@ class FriendsService:
             await self.gate.disconnect(ID.from_base58(device.device), "friend removed")
             for callback in self._gone_callbacks:
                 callback(device.device)
+        for removed in self._removed_callbacks:
+            await removed(friend.household)
         return {"household": friend.household, "name": friend.name, "removed": True}
 
 

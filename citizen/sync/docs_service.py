@@ -1,0 +1,314 @@
+"""The household's docs: local operations for the API, and who may sync what.
+
+Local edits go through `DocCache.mutate` (committed before the call
+returns) and are then pushed live by the `Replicator`. Sharing signs a grant
+with the household key and sends it to the friend at once; a friend's grant
+to us opens a local replica that sync fills. A doc we only hold as a reader
+refuses local edits here, so a reader never diverges from the owner.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import trio
+from nacl.signing import SigningKey
+
+from citizen.errors import CitizenError, NotAuthorizedError, NotFoundError, UsageError
+from citizen.identity.grants import Grant, Role, sign_grant
+from citizen.identity.ids import household_id
+from citizen.ids import DeviceId, DocId, HouseholdId, parse_doc_id
+from citizen.store import docvalues
+from citizen.store.docs import DocCache, DocStore
+from citizen.sync.doc_sync import Effects, PeerRole
+from citizen.sync.docs_codec import Granted
+from citizen.sync.docs_replication import Link, Replicator
+
+if TYPE_CHECKING:
+    from libp2p.abc import IHost
+    from trio_typing import TaskStatus
+
+    from citizen.sync.friends import FriendsService
+    from citizen.sync.host import FriendGate
+
+log = logging.getLogger(__name__)
+
+
+class DocsService:
+    def __init__(
+        self,
+        store: DocStore,
+        cache: DocCache,
+        household_key: bytes,
+        signer: Callable[[], SigningKey],
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.household_key = household_key
+        self.household = household_id(household_key)
+        self._signer = signer
+        self.friends: FriendsService | None = None
+        self.replicator = Replicator(
+            cache,
+            household_key,
+            access_for=self._access_for,
+            grants_for=self._grants_for,
+            on_effects=self._on_effects,
+            household_key_of=self._household_key_of,
+            household_of=self._household_of,
+        )
+        self._changed = trio.Event()
+        self.change_counter = 0
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def attach_network(self, host: IHost, gate: FriendGate, friends: FriendsService) -> None:
+        self.friends = friends
+        self.replicator.attach(host, gate)
+        friends.on_peer_ready(self.replicator.peer_ready)
+        friends.on_peer_gone(self.replicator.peer_gone)
+        friends.on_friend_removed(self._friend_removed)
+
+    async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await self.replicator.run(task_status=task_status)
+
+    def _household_of(self, device: DeviceId) -> HouseholdId | None:
+        return None if self.friends is None else self.friends.store.household_of(device)
+
+    async def _household_key_of(self, household: HouseholdId) -> bytes:
+        assert self.friends is not None
+        return (await self.friends.store.get(household)).household_key
+
+    async def _friend_removed(self, household: HouseholdId) -> None:
+        await self.store.delete_friend_grants(household)
+
+    # -- who may sync what ----------------------------------------------------------------
+
+    async def _access_for(self, household: HouseholdId) -> dict[DocId, PeerRole]:
+        out: dict[DocId, PeerRole] = {}
+        for grant in await self.store.list_grants(friend=household):
+            out[grant.doc_id] = grant.role  # docs we own, shared with them
+        for grant in await self.store.list_grants(friend=self.household):
+            if grant.owner_household == household:
+                out[grant.doc_id] = "writer"  # their docs: the owner's changes are accepted
+        return out
+
+    async def _grants_for(self, household: HouseholdId) -> list[bytes]:
+        return [g.raw for g in await self.store.list_grants(friend=household)]
+
+    async def _on_effects(self, link: Link, fx: Effects) -> None:
+        for grant in fx.grants:
+            await self._receive_grant(grant)
+            await self.replicator.refresh_access(link)
+            await self.replicator.changed(grant.doc_id)
+        for refusal in fx.refused:
+            log.warning(
+                "refused changes to doc %s from %s: %s", refusal.doc_id, link.device, refusal.reason
+            )
+        if fx.persist:
+            self._notify()
+
+    async def _receive_grant(self, grant: Grant) -> None:
+        """A friend (the owner) shared a doc with us, or withdrew it."""
+        await self.store.put_grant(grant)
+        if grant.revoked:
+            log.info("friend %s withdrew doc %s", grant.owner_household, grant.doc_id)
+            return
+        try:
+            await self.store.info(grant.doc_id)
+        except NotFoundError:
+            name = ""
+            if self.friends is not None:
+                try:
+                    name = (await self.friends.store.get(grant.owner_household)).name
+                except NotFoundError:
+                    name = grant.owner_household
+            await self.store.create(grant.owner_household, f"shared by {name}", doc_id=grant.doc_id)
+            log.info("opened a replica of doc %s shared by %s", grant.doc_id, name)
+
+    def _notify(self) -> None:
+        self.change_counter += 1
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_changed(self) -> None:
+        """Return at the next committed change of any doc (for events and live views)."""
+        await self._changed.wait()
+
+    # -- local operations (the API calls these) -------------------------------------------
+
+    async def _role_here(self, doc_id: DocId) -> str:
+        """'owner', 'writer' or 'reader': what this household may do with the doc."""
+        info = await self.store.info(doc_id)
+        if info.owner == self.household:
+            return "owner"
+        grant = await self.store.get_grant(doc_id, self.household)
+        if grant is None or grant.revoked:
+            return "reader"
+        return grant.role
+
+    async def create(self, title: str) -> dict[str, object]:
+        doc_id = await self.store.create(self.household, title)
+        return {"doc_id": doc_id, "title": title, "owner": self.household}
+
+    async def list_docs(self) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        for info in await self.store.list_docs():
+            shared = await self.store.list_grants(doc_id=info.doc_id)
+            out.append(
+                {
+                    "doc_id": info.doc_id,
+                    "title": info.title,
+                    "owner": info.owner,
+                    "role": await self._role_here(info.doc_id),
+                    "updated": info.updated.isoformat(),
+                    "changes_since_snapshot": info.n_changes,
+                    "shared_with": [
+                        {"friend": g.friend_household, "role": g.role}
+                        for g in shared
+                        if g.owner_household == self.household
+                    ],
+                }
+            )
+        return out
+
+    async def show(self, doc_text: str, path: str = "") -> dict[str, object]:
+        doc_id = parse_doc_id(doc_text)
+        info = await self.store.info(doc_id)
+        doc = await self.cache.get(doc_id)
+        return {
+            "doc_id": doc_id,
+            "title": info.title,
+            "owner": info.owner,
+            "role": await self._role_here(doc_id),
+            "heads": sorted(h.hex() for h in doc.get_heads()),
+            "value": docvalues.to_json(doc, path),
+            "peers": await self.peers(doc_id, info.owner),
+        }
+
+    async def peers(self, doc_id: DocId, owner: HouseholdId) -> list[dict[str, object]]:
+        """Per friend household that syncs this doc: in sync (same heads), behind, or offline."""
+        households = {
+            g.friend_household
+            for g in await self.store.list_grants(doc_id=doc_id)
+            if g.owner_household == self.household
+        }
+        if owner != self.household:
+            households.add(owner)
+        out: list[dict[str, object]] = []
+        doc = await self.cache.get(doc_id)
+        ours = frozenset(doc.get_heads())
+        for household in sorted(households):
+            links = [
+                link
+                for link in self.replicator.links.values()
+                if link.household == household and doc_id in link.docs
+            ]
+            if not links:
+                state = "offline"
+            elif any(link.their_heads.get(doc_id) == ours for link in links):
+                state = "in sync"
+            else:
+                state = "behind"
+            out.append({"household": household, "state": state})
+        return out
+
+    async def _edit(self, doc_text: str, edit: Callable[[Any], list[bytes]]) -> dict[str, object]:
+        doc_id = parse_doc_id(doc_text)
+        role = await self._role_here(doc_id)
+        if role == "reader":
+            raise NotAuthorizedError(
+                "You may only read this doc; its owner shared it read-only.",
+                "Ask the owner to share it with you as writer.",
+            )
+        changes = await self.cache.mutate(doc_id, edit)
+        if changes:
+            self._notify()
+            await self.replicator.changed(doc_id)
+        doc = await self.cache.get(doc_id)
+        return {"doc_id": doc_id, "heads": sorted(h.hex() for h in doc.get_heads())}
+
+    async def set(self, doc_text: str, path: str, value: object) -> dict[str, object]:
+        return await self._edit(doc_text, lambda doc: docvalues.set_path(doc, path, value))
+
+    async def delete_path(self, doc_text: str, path: str) -> dict[str, object]:
+        return await self._edit(doc_text, lambda doc: docvalues.delete_path(doc, path))
+
+    async def append(self, doc_text: str, path: str, value: object) -> dict[str, object]:
+        return await self._edit(doc_text, lambda doc: docvalues.append_path(doc, path, value))
+
+    async def history(self, doc_text: str) -> list[dict[str, object]]:
+        doc = await self.cache.get(parse_doc_id(doc_text))
+        return [
+            {
+                "hash": c.hash,
+                "actor": c.actor,
+                "seq": c.seq,
+                "time": c.time.isoformat() if c.time else None,
+                "message": c.message,
+            }
+            for c in docvalues.history(doc)
+        ]
+
+    async def share(self, doc_text: str, friend: str, role: str) -> dict[str, object]:
+        doc_id = parse_doc_id(doc_text)
+        if role == "reader":
+            checked: Role = "reader"
+        elif role == "writer":
+            checked = "writer"
+        else:
+            raise UsageError(f"Role must be reader or writer, not {role!r}.")
+        info = await self.store.info(doc_id)
+        if info.owner != self.household:
+            raise NotAuthorizedError(
+                "Only the household that owns a doc can share it.",
+                "Ask its owner to share it.",
+            )
+        if self.friends is None:
+            raise CitizenError("Sharing needs the network.", "Run the daemon without --offline.")
+        target = await self.friends.store.resolve(friend)
+        signed = sign_grant(self._signer(), doc_id, target.household_key, checked)
+        await self.store.put_grant(_verified(signed))
+        await self._push_grant(target.household, doc_id, signed)
+        return {"doc_id": doc_id, "friend": target.household, "name": target.name, "role": role}
+
+    async def unshare(self, doc_text: str, friend: str) -> dict[str, object]:
+        doc_id = parse_doc_id(doc_text)
+        if self.friends is None:
+            raise CitizenError("Unsharing needs the network.", "Run the daemon without --offline.")
+        target = await self.friends.store.resolve(friend)
+        current = await self.store.get_grant(doc_id, target.household)
+        if current is None or current.revoked:
+            raise NotFoundError(f"Doc {doc_id} is not shared with {target.name}.")
+        signed = sign_grant(
+            self._signer(), doc_id, target.household_key, current.role, revoked=True
+        )
+        await self.store.put_grant(_verified(signed))
+        await self._push_grant(target.household, doc_id, signed)
+        return {"doc_id": doc_id, "friend": target.household, "unshared": True}
+
+    async def _push_grant(self, household: HouseholdId, doc_id: DocId, signed: bytes) -> None:
+        await self.replicator.send_to_household(household, [Granted(signed)])
+        for link in list(self.replicator.links.values()):
+            if link.household == household:
+                await self.replicator.refresh_access(link)
+        await self.replicator.changed(doc_id)
+
+    async def delete(self, doc_text: str) -> dict[str, object]:
+        doc_id = parse_doc_id(doc_text)
+        info = await self.store.info(doc_id)
+        if info.owner != self.household:
+            raise NotAuthorizedError("Only the owning household can delete a doc.")
+        await self.store.delete(doc_id)
+        self.cache.evict(doc_id)
+        for link in list(self.replicator.links.values()):
+            await self.replicator.refresh_access(link)
+        return {"doc_id": doc_id, "deleted": True}
+
+
+def _verified(signed: bytes) -> Grant:
+    from citizen.identity.grants import verify_grant
+
+    return verify_grant(signed)

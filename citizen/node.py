@@ -21,8 +21,8 @@ import trio
 from nacl.signing import SigningKey
 
 from citizen.api.app import build_app
-from citizen.api.routes import api_routes
 from citizen.api.context import ApiContext
+from citizen.api.routes import api_routes
 from citizen.api.serve import load_or_create_token, serve_api
 from citizen.config import DB_NAME, LOCK_NAME, SOCKET_NAME, TOKEN_NAME, Config, load_config
 from citizen.errors import CitizenError
@@ -31,6 +31,7 @@ from citizen.identity.keystore import Keystore
 from citizen.lockfile import DaemonLock
 from citizen.store.db import Database
 from citizen.store.friends import FriendStore
+from citizen.store.household import HouseholdStore
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -89,6 +90,7 @@ class Node:
             "uptime_s": round(time.monotonic() - self.started, 3),
             "friends": self.friend_store.count() if self.friend_store is not None else 0,
             "offline": self.options.offline,
+            "recovering": bool(getattr(self, "backup", None) and self.backup.recovering),
             "pid": os.getpid(),
         }
 
@@ -105,6 +107,8 @@ class Node:
             self.db = await Database.open(self.data_dir / DB_NAME)
             self.friend_store = FriendStore(self.db)
             await self.friend_store.load()
+            self.household_store = HouseholdStore(self.db)
+            await self.household_store.load()
             self._make_local_services(self.db)
             try:
                 async with trio.open_nursery() as nursery:
@@ -141,8 +145,60 @@ class Node:
             doc_store, DocCache(doc_store), self.cert.household_key, self.household_key
         )
         self.api.services["docs"] = self.docs
+        from citizen.store.backups import BackupStore
+        from citizen.sync.backup_service import BackupService
+
+        self.backup = BackupService(
+            BackupStore(db),
+            self.friend_store_or_fail(),
+            doc_store,
+            self.docs.cache,
+            self.cert.household_key,
+            self.config.household_name,
+            self.household_key,
+            has_household_key=self.keystore.has_household_key(),
+        )
+        self.api.services["backup"] = self.backup
+        from citizen.sync.household import HouseholdService
+
+        self.household = HouseholdService(
+            self.household_store,
+            self.friend_store_or_fail(),
+            self.cert,
+            self.config.household_name,
+            self.household_key,
+            holds_key=self.keystore.has_household_key(),
+        )
+        self.api.services["household"] = self.household
         # --- objects wiring (local part) ---
+        from citizen.sync.objects_service import ObjectsService, ObjectsSettings
+
+        self.objects = ObjectsService(
+            db,
+            self.data_dir,
+            ObjectsSettings(
+                k=self.config.k,
+                n=self.config.n,
+                happiness=self.config.effective_happiness,
+                segment_size=self.config.segment_size,
+                offer_bytes=self.config.offer_mib * 1024 * 1024,
+            ),
+            self.cert.household,
+            self.household_key,
+            doc_store,
+            self.docs.cache,
+        )
+        self.api.services["objects"] = self.objects
         # --- end objects wiring (local part) ---
+
+    async def _backup_after_doc_changes(self) -> None:
+        while True:
+            await self.docs.wait_changed()
+            self.backup.wake()
+
+    def friend_store_or_fail(self) -> FriendStore:
+        assert self.friend_store is not None, "the database is opened first"
+        return self.friend_store
 
     async def _watch_signals(self, scope: trio.CancelScope) -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -155,9 +211,8 @@ class Node:
     async def _run_network(self, *, task_status: TaskStatus[None]) -> None:
         from multiaddr import Multiaddr
 
-        from citizen.sync.host import FriendGate, advertised_addrs, new_host
-
         from citizen.sync.friends import FriendsService
+        from citizen.sync.host import FriendGate, advertised_addrs, new_host
         from citizen.sync.pairing import Me
 
         assert self.friend_store is not None
@@ -165,9 +220,8 @@ class Node:
         host = new_host(bytes(self.device_key), listen)
         self.host = host
         store = self.friend_store
-        gate = FriendGate(
-            host, is_trusted=lambda peer: store.household_of(peer.to_base58()) is not None
-        )
+        # late-bound: the gate asks the friends service, which is built next
+        gate = FriendGate(host, is_trusted=lambda peer: friends.is_trusted(peer))
         me = Me(
             household_key=self.cert.household_key,
             household_name=self.config.household_name,
@@ -181,17 +235,24 @@ class Node:
             me,
             serve_rendezvous=self.config.serve_rendezvous,
             rendezvous_points=self.config.rendezvous_points,
+            household=self.household_store,
         )
         self.api.services["friends"] = friends
+        self.household.attach_network(host, gate, friends)
         self.docs.attach_network(host, gate, friends)
+        self.backup.attach_network(host, gate, friends)
         # --- objects wiring (network part) ---
+        self.objects.attach_network(host, gate, friends)
         # --- end objects wiring (network part) ---
         try:
             async with host.run([Multiaddr(a) for a in listen]), trio.open_nursery() as nursery:
                 self.listen_addrs = advertised_addrs(host)
                 await nursery.start(friends.run)
                 await nursery.start(self.docs.run)
+                await nursery.start(self.backup.run)
+                nursery.start_soon(self._backup_after_doc_changes)
                 # --- objects wiring (start) ---
+                await nursery.start(self.objects.run)
                 # --- end objects wiring (start) ---
                 task_status.started()
         except OSError as exc:

@@ -30,6 +30,12 @@ PURE = [
     "sync/placement.py",
     "sync/manifest.py",
     "store/docvalues.py",
+    "store/backup_state.py",
+    "identity/backup.py",
+    "sync/backup_codec.py",
+    "sync/enroll_codec.py",
+    "sync/dialback_codec.py",
+    "identity/revocation.py",
 ]
 IO_MODULES = ("trio", "libp2p", "sqlite3", "multiaddr", "hypercorn", "starlette")
 

@@ -12,11 +12,13 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from citizen import errors
 from citizen.api.context import ApiContext
@@ -67,30 +69,34 @@ class _Errors(BaseHTTPMiddleware):
             )
 
 
-class _Token(BaseHTTPMiddleware):
-    """Requests over TCP need `Authorization: Bearer TOKEN`; the Unix socket does not."""
+class _Token:
+    """Requests over TCP need `Authorization: Bearer TOKEN`; the Unix socket does not.
 
-    def __init__(self, app: object, token: str) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
-        self._token = token
+    Pure ASGI rather than `BaseHTTPMiddleware`, which only sees HTTP requests:
+    WebSocket handshakes must be checked too. It fails closed: only a
+    connection whose scope has no server address counts as the Unix socket
+    (hypercorn puts the listener's (host, port) there for TCP and None for a
+    Unix socket); anything else needs the token.
+    """
 
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        over_tcp = request.scope.get("server") is not None and request.scope["server"][1] not in (
-            None,
-            0,
-        )
-        if over_tcp:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
-                return error_response(
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self._app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and scope.get("server") is not None:
+            given = Headers(scope=scope).get("authorization", "")
+            if not hmac.compare_digest(given.encode(), self._expected):
+                refusal = error_response(
                     401,
                     "unauthorized",
                     "Missing or wrong bearer token.",
                     "Send `Authorization: Bearer <token>` with the token in DATA_DIR/api.token.",
                 )
-        return await call_next(request)
+                # For a WebSocket, Starlette sends this as the handshake's HTTP response.
+                await refusal(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
 
 
 async def read_json(request: Request) -> dict[str, object]:

@@ -111,6 +111,33 @@ class LocalClient:
         finally:
             conn.close()
 
+    def open_download(self, path: str) -> tuple[int | None, dict[str, str], Iterator[bytes]]:
+        """GET a raw byte stream: (Content-Length, headers, chunks), erroring before any chunk.
+
+        The chunk iterator raises `http.client.IncompleteRead` if the daemon
+        stops before Content-Length bytes (a failed remote read).
+        """
+        conn = self._open()
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            if response.status >= 400:
+                self._decode(response.status, response.read())
+        except BaseException:
+            conn.close()
+            raise
+        length = response.getheader("Content-Length")
+        headers = {k.lower(): v for k, v in response.getheaders()}
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                while chunk := response.read(256 * 1024):
+                    yield chunk
+            finally:
+                conn.close()
+
+        return (int(length) if length and length.isdigit() else None), headers, chunks()
+
     @staticmethod
     def _decode(status: int, data: bytes) -> object:
         try:

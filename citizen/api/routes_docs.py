@@ -88,3 +88,133 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         Route("/v1/docs/{doc}/share", share, methods=["POST"]),
         Route("/v1/docs/{doc}/unshare", unshare, methods=["POST"]),
     ]
+
+
+# -- OpenAPI 3.1 path items, merged into /v1/openapi.json by citizen.api.routes_meta --
+
+_DOC_PARAM = {
+    "name": "doc",
+    "in": "path",
+    "required": True,
+    "description": "Doc ID (base58 of 16 bytes).",
+    "schema": {"type": "string", "pattern": "^[1-9A-HJ-NP-Za-km-z]{1,40}$"},
+}
+_OBJECT: dict[str, object] = {"type": "object"}
+
+
+def _json(schema: dict[str, object], description: str) -> dict[str, object]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(
+    op_id: str,
+    summary: str,
+    ok: str,
+    *,
+    body: dict[str, object] | None = None,
+    path: bool = True,
+    status: str = "200",
+    extra: tuple[str, ...] = ("400", "404"),
+) -> dict[str, object]:
+    refs = {"400": "BadRequest", "403": "Forbidden", "404": "NotFound", "503": "Unavailable"}
+    op: dict[str, object] = {
+        "tags": ["docs"],
+        "summary": summary,
+        "operationId": op_id,
+        "responses": {
+            status: _json(_OBJECT, ok),
+            **{code: {"$ref": f"#/components/responses/{refs[code]}"} for code in extra},
+        },
+    }
+    if path:
+        op["parameters"] = [_DOC_PARAM]
+    if body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
+    return op
+
+
+def _body(required: list[str], **props: dict[str, object]) -> dict[str, object]:
+    return {"type": "object", "required": required, "properties": props}
+
+
+_TEXT = {"type": "string", "maxLength": 1024}
+
+OPENAPI_PATHS: dict[str, dict[str, object]] = {
+    "/v1/docs": {
+        "post": _op(
+            "createDoc",
+            "Create a doc owned by this household.",
+            "The new doc's ID.",
+            body=_body(["title"], title={"type": "string", "maxLength": 200}),
+            path=False,
+            status="201",
+            extra=("400",),
+        ),
+        "get": {
+            "tags": ["docs"],
+            "summary": "List docs: ours and those friends shared with us.",
+            "operationId": "listDocs",
+            "responses": {"200": _json({"type": "array", "items": _OBJECT}, "The docs.")},
+        },
+    },
+    "/v1/docs/{doc}": {
+        "get": {
+            **_op("showDoc", "The doc as JSON, its heads and its peers' sync state.", "The doc."),
+            "parameters": [
+                _DOC_PARAM,
+                {"name": "path", "in": "query", "required": False, "schema": _TEXT},
+            ],
+        },
+        "delete": _op(
+            "deleteDoc",
+            "Delete a doc this household owns.",
+            "Deleted.",
+            extra=("400", "403", "404"),
+        ),
+    },
+    "/v1/docs/{doc}/change": {
+        "post": _op(
+            "changeDoc",
+            "One edit: set, delete or append at a dotted path; committed before the answer.",
+            "The doc's new heads.",
+            body=_body(
+                ["op"],
+                op={"type": "string", "enum": ["set", "del", "append"]},
+                path=_TEXT,
+                value={},
+            ),
+            extra=("400", "403", "404"),
+        )
+    },
+    "/v1/docs/{doc}/history": {
+        "get": {
+            **_op("docHistory", "The doc's changes, oldest first.", "The changes."),
+            "responses": {
+                "200": _json({"type": "array", "items": _OBJECT}, "The changes."),
+                "400": {"$ref": "#/components/responses/BadRequest"},
+                "404": {"$ref": "#/components/responses/NotFound"},
+            },
+        }
+    },
+    "/v1/docs/{doc}/share": {
+        "post": _op(
+            "shareDoc",
+            "Share a doc with a friend as reader or writer (signs a grant).",
+            "The grant.",
+            body=_body(["friend", "role"], friend=_TEXT, role={"enum": ["reader", "writer"]}),
+            extra=("400", "403", "404", "503"),
+        )
+    },
+    "/v1/docs/{doc}/unshare": {
+        "post": _op(
+            "unshareDoc",
+            "Stop sharing a doc with a friend (signs a revocation).",
+            "Unshared.",
+            body=_body(["friend"], friend=_TEXT),
+            extra=("400", "403", "404", "503"),
+        )
+    },
+}

@@ -60,3 +60,244 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         Route("/v1/friends", list_friends, methods=["GET"]),
         Route("/v1/friends/{friend}", remove_friend, methods=["DELETE"]),
     ]
+
+
+#: OpenAPI 3.1 path items of the routes above, merged into /v1/openapi.json by
+#: `citizen.api.routes_meta`; "#/components/..." names are defined there.
+OPENAPI_PATHS: dict[str, dict[str, object]] = {
+    "/v1/invites": {
+        "post": {
+            "tags": ["invites"],
+            "summary": "Create an invite for a friend's household to accept.",
+            "operationId": "createInvite",
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "expires_s": {
+                                    "type": "integer",
+                                    "minimum": 1,
+                                    "maximum": MAX_INVITE_SECONDS,
+                                    "default": 600,
+                                    "description": "Seconds until the invite expires.",
+                                },
+                                "qr_svg": {
+                                    "type": "boolean",
+                                    "default": False,
+                                    "description": "Also return the code as an SVG QR code.",
+                                },
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": {
+                    "description": "The invite: give `code` (or its QR code) to the friend.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["code", "expires", "invite_id"],
+                                "properties": {
+                                    "code": {"type": "string"},
+                                    "expires": {
+                                        "type": "integer",
+                                        "description": "Unix time the invite expires.",
+                                    },
+                                    "invite_id": {"type": "string"},
+                                    "qr_svg": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": {"$ref": "#/components/responses/BadRequest"},
+                "404": {"$ref": "#/components/responses/NotFound"},
+            },
+        }
+    },
+    "/v1/invites/accept": {
+        "post": {
+            "tags": ["invites"],
+            "summary": "Accept a friend's invite code: pair with their household.",
+            "operationId": "acceptInvite",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["code"],
+                            "properties": {
+                                "code": {"type": "string", "minLength": 1},
+                                "name": {
+                                    "type": ["string", "null"],
+                                    "maxLength": 128,
+                                    "description": "Our name for the friend's household.",
+                                },
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": {
+                    "description": "Paired. Compare `sas` with the friend out loud.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["household", "name", "sas"],
+                                "properties": {
+                                    "household": {"type": "string"},
+                                    "name": {"type": "string"},
+                                    "sas": {"type": "array", "items": {"type": "string"}},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": {"$ref": "#/components/responses/BadRequest"},
+                "403": {"$ref": "#/components/responses/Forbidden"},
+                "404": {"$ref": "#/components/responses/NotFound"},
+                "409": {"$ref": "#/components/responses/Conflict"},
+                "502": {"$ref": "#/components/responses/BadGateway"},
+                "503": {"$ref": "#/components/responses/Unavailable"},
+            },
+        }
+    },
+    "/v1/invites/{invite_id}": {
+        "get": {
+            "tags": ["invites"],
+            "summary": "Whether an invite has been used, and by whom.",
+            "operationId": "getInvite",
+            "parameters": [
+                {
+                    "name": "invite_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The invite's state.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["invite_id", "used"],
+                                "properties": {
+                                    "invite_id": {"type": "string"},
+                                    "used": {"type": "boolean"},
+                                    "household": {"type": "string"},
+                                    "name": {"type": "string"},
+                                    "sas": {"type": "array", "items": {"type": "string"}},
+                                },
+                            }
+                        }
+                    },
+                },
+                "404": {"$ref": "#/components/responses/NotFound"},
+            },
+        }
+    },
+    "/v1/friends": {
+        "get": {
+            "tags": ["friends"],
+            "summary": "Friend households and their devices.",
+            "operationId": "listFriends",
+            "responses": {
+                "200": {
+                    "description": "Every friend household.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": [
+                                        "household",
+                                        "name",
+                                        "online",
+                                        "last_seen",
+                                        "paired_at",
+                                        "sas",
+                                        "offer_bytes",
+                                        "devices",
+                                    ],
+                                    "properties": {
+                                        "household": {"type": "string"},
+                                        "name": {"type": "string"},
+                                        "online": {"type": "boolean"},
+                                        "last_seen": {"type": ["integer", "null"]},
+                                        "paired_at": {"type": "integer"},
+                                        "sas": {"type": "array", "items": {"type": "string"}},
+                                        "offer_bytes": {"type": ["integer", "null"]},
+                                        "devices": {
+                                            "type": "array",
+                                            "items": {
+                                                "type": "object",
+                                                "required": ["device", "name", "online"],
+                                                "properties": {
+                                                    "device": {"type": "string"},
+                                                    "name": {"type": "string"},
+                                                    "online": {"type": "boolean"},
+                                                    "last_seen": {"type": ["integer", "null"]},
+                                                    "addrs": {
+                                                        "type": "array",
+                                                        "items": {"type": "string"},
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "404": {"$ref": "#/components/responses/NotFound"},
+            },
+        }
+    },
+    "/v1/friends/{friend}": {
+        "delete": {
+            "tags": ["friends"],
+            "summary": "Stop being friends with a household (by household ID or exact name).",
+            "operationId": "removeFriend",
+            "parameters": [
+                {
+                    "name": "friend",
+                    "in": "path",
+                    "required": True,
+                    "description": "Household ID or the friend's display name.",
+                    "schema": {"type": "string", "pattern": "^[^/.][^/]*$"},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "Removed; its devices are disconnected.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["household", "name", "removed"],
+                                "properties": {
+                                    "household": {"type": "string"},
+                                    "name": {"type": "string"},
+                                    "removed": {"type": "boolean"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "404": {"$ref": "#/components/responses/NotFound"},
+            },
+        }
+    },
+}

@@ -40,7 +40,7 @@ def _register() -> None:
 
     identity.register(cli)
     daemon.register(cli)
-    for name in ("friends", "docs"):
+    for name in ("friends", "docs", "objects", "backup", "devices"):
         try:
             module = __import__(f"citizen.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError:

@@ -91,7 +91,7 @@ def register(cli: click.Group) -> None:
     @click.argument("value")
     @click.pass_obj
     def append(out: Out, doc_id: str, path: str, value: str) -> None:
-        """Append VALUE (JSON) to the list at PATH (created if missing)."""
+        """Append VALUE (JSON) to the list at PATH (create it first with `set PATH []`)."""
         _change(out, doc_id, {"op": "append", "path": path, "value": _value(value)})
 
     @doc.command("history")

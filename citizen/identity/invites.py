@@ -36,6 +36,7 @@ class Invite:
     secret: bytes
     expires: int
     name: str
+    kind: str = "pair"  # "pair": a friend's household; "enroll": a new device of ours
 
     @property
     def invite_id(self) -> str:
@@ -51,8 +52,10 @@ def new_secret() -> bytes:
 
 
 def encode_invite(invite: Invite) -> str:
+    fields: dict[str, object] = {"kind": invite.kind} if invite.kind != "pair" else {}
     body = cbor.dumps(
-        {
+        fields
+        | {
             "v": INVITE_VERSION,
             "household": invite.household_key,
             "peer": invite.peer,
@@ -97,6 +100,9 @@ def decode_invite(code: str) -> Invite:
         m = cbor.as_map(cbor.loads(body, max_size=MAX_INVITE_BYTES, what=_WHAT), _WHAT)
         if cbor.field_int(m, "v", _WHAT) != INVITE_VERSION:
             raise RemoteProtocolError("unknown invite version")
+        kind = m.get("kind", "pair")
+        if kind not in ("pair", "enroll"):
+            raise RemoteProtocolError("unknown invite kind")
         addrs = cbor.field_list(m, "addrs", _WHAT, max_len=16)
         if not all(isinstance(a, str) and len(a) < 256 for a in addrs):
             raise RemoteProtocolError("invite addresses must be text")
@@ -107,6 +113,7 @@ def decode_invite(code: str) -> Invite:
             secret=cbor.field_bytes(m, "secret", _WHAT, size=SECRET_BYTES),
             expires=cbor.field_int(m, "expires", _WHAT),
             name=cbor.field_str(m, "name", _WHAT, max_len=128),
+            kind=str(kind),
         )
     except RemoteProtocolError as exc:
         raise InviteError(

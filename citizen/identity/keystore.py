@@ -236,6 +236,25 @@ class Keystore:
             raise
         return cert
 
+    def create_enrolled(self, device: SigningKey, cert: DeviceCertificate) -> None:
+        """Write a device enrolled by its household: device key and certificate, no household key.
+
+        Raises:
+            IdentityError: an identity already exists in this data dir.
+        """
+        if self.exists():
+            raise IdentityError(f"This data dir already has an identity ({self.dir}).")
+        self.dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".keys-", dir=self.dir.parent))
+        try:
+            os.chmod(tmp, 0o700)
+            write_private_file(tmp / "device.key", encode_key_file("device", device, None))
+            write_private_file(tmp / "device.cert", cert.raw)
+            os.rename(tmp, self.dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
     def _read(self, path: Path) -> bytes:
         try:
             return path.read_bytes()

@@ -68,12 +68,15 @@ class FriendStore:
 
     # -- invites --------------------------------------------------------------------------
 
-    async def add_invite(self, invite_id: str, secret: bytes, expires: int) -> None:
+    async def add_invite(
+        self, invite_id: str, secret: bytes, expires: int, kind: str = "pair"
+    ) -> None:
         now = int(time.time())
         await self._db.transaction(
             lambda c: c.execute(
-                "INSERT INTO invites (invite_id, secret, created, expires) VALUES (?, ?, ?, ?)",
-                (invite_id, secret, now, expires),
+                "INSERT INTO invites (invite_id, secret, created, expires, kind)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (invite_id, secret, now, expires, kind),
             )
         )
 
@@ -105,16 +108,17 @@ class FriendStore:
         )
         return [PendingInvite(i, s, e) for i, s, e in rows]
 
-    async def find_invite(self, invite_id: str, now: int) -> PendingInvite:
+    async def find_invite(self, invite_id: str, now: int, kind: str = "pair") -> PendingInvite:
         """The usable invite with this ID.
 
         Raises:
             InviteError: unknown, already used, or expired.
         """
 
-        def get(c: sqlite3.Connection) -> tuple[bytes, int, int | None] | None:
-            row: tuple[bytes, int, int | None] | None = c.execute(
-                "SELECT secret, expires, used_at FROM invites WHERE invite_id = ?", (invite_id,)
+        def get(c: sqlite3.Connection) -> tuple[bytes, int, int | None, str] | None:
+            row: tuple[bytes, int, int | None, str] | None = c.execute(
+                "SELECT secret, expires, used_at, kind FROM invites WHERE invite_id = ?",
+                (invite_id,),
             ).fetchone()
             return row
 
@@ -124,7 +128,15 @@ class FriendStore:
                 "This invite is unknown to the inviting household.",
                 "Ask your friend for a new invite.",
             )
-        secret, expires, used_at = row
+        secret, expires, used_at, stored_kind = row
+        if stored_kind != kind:
+            raise InviteError(
+                "This code adds a device to a household; it cannot pair friends."
+                if stored_kind == "enroll"
+                else "This code pairs friends; it cannot add a device.",
+                "Use `citizen init --join CODE` for device codes and `citizen accept CODE` "
+                "for friend invites.",
+            )
         if used_at is not None:
             raise InviteError(
                 "This invite was already used; an invite pairs only once.",
@@ -168,6 +180,21 @@ class FriendStore:
         await self._db.transaction(lambda c: self._insert(c, friend))
         self._trust(friend)
 
+    async def consume_invite(self, invite_id: str, used_by: str) -> None:
+        """Mark an invite used (an enrollment); raises InviteError if it no longer can be."""
+        now = int(time.time())
+
+        def tx(c: sqlite3.Connection) -> None:
+            updated = c.execute(
+                "UPDATE invites SET used_at = ?, used_by = ?"
+                " WHERE invite_id = ? AND used_at IS NULL AND expires > ?",
+                (now, used_by, invite_id, now),
+            ).rowcount
+            if updated != 1:
+                raise InviteError("This code was already used or has expired.")
+
+        await self._db.transaction(tx)
+
     async def add_friend_consuming_invite(self, friend: Friend, invite_id: str) -> None:
         """Store the friend and mark the invite used, atomically (inviter side)."""
         now = int(time.time())
@@ -210,6 +237,13 @@ class FriendStore:
             )
         )
         self._trusted[device.device] = device.household
+
+    async def forget_device(self, device: str) -> None:
+        """Drop one friend device (its household revoked it)."""
+        await self._db.transaction(
+            lambda c: c.execute("DELETE FROM friend_devices WHERE device = ?", (device,))
+        )
+        self._trusted.pop(DeviceId(device), None)
 
     async def seen(self, device: DeviceId, addrs: list[str] | None) -> None:
         now = int(time.time())

@@ -39,6 +39,7 @@ from citizen.ids import DocId
 from citizen.store.docvalues import is_automerge_panic, new_changes
 from citizen.sync.docs_codec import (
     PROTOCOL_VERSION,
+    DocInfo,
     DocMessage,
     Granted,
     Hello,
@@ -190,6 +191,8 @@ class DocSyncSession:
                 self._states.pop(doc_id, None)
                 self._unavailable.add(doc_id)
                 return Effects(peer_refused=(Refusal(doc_id, "unavailable"),))
+            case DocInfo():
+                return Effects()  # household metadata: the shell handles it
             case Refused(doc_id, reason):
                 self._require_hello("Refused")
                 if doc_id in self._states:

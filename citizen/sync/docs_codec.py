@@ -78,7 +78,16 @@ class Refused:
     reason: str
 
 
-DocMessage = Hello | Sync | Granted | Unavailable | Refused
+@dataclass(frozen=True, slots=True)
+class DocInfo:
+    """Between devices of one household only: a doc's owner and title (sync carries neither)."""
+
+    doc_id: DocId
+    owner: str
+    title: str
+
+
+DocMessage = Hello | Sync | Granted | Unavailable | Refused | DocInfo
 
 
 # -- encoding -------------------------------------------------------------------------
@@ -110,6 +119,8 @@ def _body(msg: DocMessage) -> dict[str, object]:
             return {"t": "unavailable", "doc": _doc(doc_id)}
         case Refused(doc_id, reason):
             return {"t": "refused", "doc": _doc(doc_id), "reason": reason[:MAX_REASON_LEN]}
+        case DocInfo(doc_id, owner, title):
+            return {"t": "info", "doc": _doc(doc_id), "owner": owner, "title": title}
 
 
 def encode_frame(msg: DocMessage) -> bytes:
@@ -177,6 +188,13 @@ def decode_body(body: bytes) -> DocMessage:
             what = "Refused"
             reason = cbor.field_str(m, "reason", what, max_len=MAX_REASON_LEN)
             return Refused(_doc_id(m.get("doc"), what), reason)
+        case "info":
+            what = "DocInfo"
+            return DocInfo(
+                _doc_id(m.get("doc"), what),
+                cbor.field_str(m, "owner", what, max_len=64),
+                cbor.field_str(m, "title", what, max_len=MAX_REASON_LEN),
+            )
         case _:
             raise RemoteProtocolError(f"Unknown docs message type {str(kind)[:40]!r}.")
 

@@ -30,7 +30,7 @@ from citizen.sync.doc_sync import (
     PeerRole,
     sync_message_heads,
 )
-from citizen.sync.docs_codec import DocMessage, FrameReader, Sync
+from citizen.sync.docs_codec import DocInfo, DocMessage, FrameReader, Granted, Sync
 from citizen.sync.host import FriendGate
 
 if TYPE_CHECKING:
@@ -56,6 +56,11 @@ class Link:
 
 
 AccessFor = Callable[[HouseholdId], Awaitable[dict[DocId, PeerRole]]]
+HouseholdHooks = tuple[
+    HouseholdId,
+    Callable[[], Awaitable[list[DocMessage]]],
+    Callable[[DocMessage], Awaitable[None]],
+]
 GrantsFor = Callable[[HouseholdId], Awaitable[list[bytes]]]
 OnEffects = Callable[[Link, Effects], Awaitable[None]]
 
@@ -94,6 +99,17 @@ class Replicator:
         self._host: IHost | None = None
         self._me: str = ""
         self._nursery: trio.Nursery | None = None
+        self._own: HouseholdHooks | None = None
+
+    def serve_own_household(
+        self,
+        household: HouseholdId,
+        intro: Callable[[], Awaitable[list[DocMessage]]],
+        on_intro: Callable[[DocMessage], Awaitable[None]],
+    ) -> None:
+        """Between our own devices: send `intro()` (doc infos, our grants) when a link
+        opens, and hand such messages from the other device to `on_intro`."""
+        self._own = (household, intro, on_intro)
 
     def attach(self, host: IHost, gate: FriendGate) -> None:
         self._host = host
@@ -119,15 +135,25 @@ class Replicator:
         self.links.pop(device, None)
 
     async def _outbound(self, device: DeviceId, household: HouseholdId) -> None:
+        """Open (and, while the peer stays connected, re-open) the stream to `device`.
+
+        The peer may refuse the first stream (for instance while it is still
+        restoring its friend list), so a stream that ends while the device is
+        still connected is opened again after a growing pause.
+        """
         assert self._host is not None
-        try:
-            stream = await self._host.new_stream(
-                ID.from_base58(device), [TProtocol(docs_codec.PROTOCOL_ID)]
-            )
-        except Exception as exc:
-            log.info("could not open docs stream to %s: %s", device, exc)
-            return
-        await self._serve(stream, device, household)
+        peer = ID.from_base58(device)
+        pause = 1.0
+        while self._host.get_network().get_connections(peer):
+            if device not in self.links:
+                try:
+                    stream = await self._host.new_stream(peer, [TProtocol(docs_codec.PROTOCOL_ID)])
+                except Exception as exc:
+                    log.info("could not open docs stream to %s: %s", device, exc)
+                else:
+                    await self._serve(stream, device, household)
+            await trio.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
     async def _inbound(self, stream: INetStream) -> None:
         from citizen.identity.ids import household_id
@@ -157,8 +183,11 @@ class Replicator:
         if old is not None:
             await _reset(old.stream)
         try:
+            own = self._own is not None and household == self._own[0]
+            if own and self._own is not None:
+                await self._send(link, await self._own[1]())
             await self.refresh_access(link)
-            grants = await self._grants_for(household)
+            grants = [] if own else await self._grants_for(household)
             await self._send(link, link.session.start(link.docs, grants))
             reader = FrameReader()
             while True:
@@ -194,6 +223,14 @@ class Replicator:
         link.docs = docs
 
     async def _handle(self, link: Link, msg: DocMessage) -> None:
+        if (
+            self._own is not None
+            and link.household == self._own[0]
+            and isinstance(msg, DocInfo | Granted)
+        ):
+            await self._own[2](msg)
+            await self.refresh_access(link)
+            return
         try:
             fx = link.session.on_message(msg, link.docs)
         except RemoteProtocolError:

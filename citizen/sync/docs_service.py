@@ -17,13 +17,13 @@ import trio
 from nacl.signing import SigningKey
 
 from citizen.errors import CitizenError, NotAuthorizedError, NotFoundError, UsageError
-from citizen.identity.grants import Grant, Role, sign_grant
+from citizen.identity.grants import Grant, Role, sign_grant, verify_grant
 from citizen.identity.ids import household_id
 from citizen.ids import DeviceId, DocId, HouseholdId, parse_doc_id
 from citizen.store import docvalues
 from citizen.store.docs import DocCache, DocStore
 from citizen.sync.doc_sync import Effects, PeerRole
-from citizen.sync.docs_codec import Granted
+from citizen.sync.docs_codec import DocInfo, DocMessage, Granted
 from citizen.sync.docs_replication import Link, Replicator
 
 if TYPE_CHECKING:
@@ -70,16 +70,50 @@ class DocsService:
         friends.on_peer_ready(self.replicator.peer_ready)
         friends.on_peer_gone(self.replicator.peer_gone)
         friends.on_friend_removed(self._friend_removed)
+        self.replicator.serve_own_household(self.household, self._intro, self._on_intro)
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await self.replicator.run(task_status=task_status)
 
     def _household_of(self, device: DeviceId) -> HouseholdId | None:
-        return None if self.friends is None else self.friends.store.household_of(device)
+        if self.friends is None:
+            return None
+        if self.friends.own is not None and self.friends.own.is_own_device(device):
+            return self.household
+        return self.friends.store.household_of(device)
 
     async def _household_key_of(self, household: HouseholdId) -> bytes:
+        if household == self.household:
+            return self.household_key
         assert self.friends is not None
         return (await self.friends.store.get(household)).household_key
+
+    async def _intro(self) -> list[DocMessage]:
+        """For our other devices: every doc's owner and title, and the grants we issued."""
+        out: list[DocMessage] = [
+            DocInfo(info.doc_id, info.owner, info.title) for info in await self.store.list_docs()
+        ]
+        out += [
+            Granted(g.raw)
+            for g in await self.store.list_grants(include_revoked=True)
+            if g.owner_household == self.household
+        ]
+        return out
+
+    async def _on_intro(self, msg: DocMessage) -> None:
+        match msg:
+            case DocInfo(doc_id=doc_id, owner=owner, title=title):
+                try:
+                    await self.store.info(doc_id)
+                except NotFoundError:
+                    await self.store.create(HouseholdId(owner), title, doc_id=doc_id)
+            case Granted(grant=raw):
+                try:
+                    grant = verify_grant(raw, self.household_key)
+                except CitizenError as exc:
+                    log.warning("a household device sent a bad grant: %s", exc)
+                    return
+                await self.store.put_grant(grant)
 
     async def _friend_removed(self, household: HouseholdId) -> None:
         await self.store.delete_friend_grants(household)
@@ -87,6 +121,8 @@ class DocsService:
     # -- who may sync what ----------------------------------------------------------------
 
     async def _access_for(self, household: HouseholdId) -> dict[DocId, PeerRole]:
+        if household == self.household:  # our own other devices sync every doc
+            return {info.doc_id: "household" for info in await self.store.list_docs()}
         out: dict[DocId, PeerRole] = {}
         for grant in await self.store.list_grants(friend=household):
             out[grant.doc_id] = grant.role  # docs we own, shared with them
@@ -151,6 +187,8 @@ class DocsService:
 
     async def create(self, title: str) -> dict[str, object]:
         doc_id = await self.store.create(self.household, title)
+        self._notify()
+        await self._announce(doc_id, title)
         return {"doc_id": doc_id, "title": title, "owner": self.household}
 
     async def list_docs(self) -> list[dict[str, object]]:
@@ -289,7 +327,19 @@ class DocsService:
         await self._push_grant(target.household, doc_id, signed)
         return {"doc_id": doc_id, "friend": target.household, "unshared": True}
 
+    async def _announce(self, doc_id: DocId, title: str) -> None:
+        """Tell our other devices about a new doc so they sync it too."""
+        await self.replicator.send_to_household(
+            self.household, [DocInfo(doc_id, self.household, title)]
+        )
+        for link in list(self.replicator.links.values()):
+            if link.household == self.household:
+                await self.replicator.refresh_access(link)
+        await self.replicator.changed(doc_id)
+
     async def _push_grant(self, household: HouseholdId, doc_id: DocId, signed: bytes) -> None:
+        self._notify()
+        await self.replicator.send_to_household(self.household, [Granted(signed)])
         await self.replicator.send_to_household(household, [Granted(signed)])
         for link in list(self.replicator.links.values()):
             if link.household == household:
@@ -309,6 +359,4 @@ class DocsService:
 
 
 def _verified(signed: bytes) -> Grant:
-    from citizen.identity.grants import verify_grant
-
     return verify_grant(signed)

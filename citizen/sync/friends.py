@@ -32,11 +32,13 @@ from citizen.errors import (
     RemoteProtocolError,
     UnreachableError,
 )
-from citizen.identity.certs import verify_certificate_for
+from citizen.identity.certs import DeviceCertificate, verify_certificate_for
 from citizen.identity.ids import household_id
 from citizen.identity.invites import Invite, decode_invite, encode_invite, new_secret
+from citizen.identity.revocation import verify_revocation
 from citizen.ids import DeviceId, HouseholdId
 from citizen.store.friends import Friend, FriendDevice, FriendStore
+from citizen.store.household import HouseholdDevice, HouseholdStore
 from citizen.sync import pair_codec, rendezvous
 from citizen.sync.framing import read_frame, write_frame
 from citizen.sync.host import FriendGate, advertised_addrs
@@ -94,13 +96,18 @@ class FriendsService:
         *,
         serve_rendezvous: bool = True,
         rendezvous_points: tuple[str, ...] = (),
+        household: HouseholdStore | None = None,
     ) -> None:
         self.host = host
         self.gate = gate
         self.store = store
         self.me = me
         self.household = household_id(me.household_key)
+        self.own = household
+        #: connected friend devices (not our own household's)
         self.online: dict[DeviceId, HouseholdId] = {}
+        #: connected devices of our own household
+        self.own_online: set[DeviceId] = set()
         self._ready_callbacks: list[PeerCallback] = []
         self._gone_callbacks: list[Callable[[DeviceId], None]] = []
         self._removed_callbacks: list[Callable[[HouseholdId], Awaitable[None]]] = []
@@ -109,6 +116,8 @@ class FriendsService:
         self._wake = trio.Event()
         self._registered_addrs: list[str] = []
         self._points = [_point(p) for p in rendezvous_points]
+        #: devices on our recovery sheet: trusted for hello and backups until we recover
+        self.recovery_peers: set[str] = set()
         gate.serve_anyone(pair_codec.PAIR_PROTOCOL, self._handle_pair)
         gate.serve_anyone(pair_codec.HELLO_PROTOCOL, self._handle_hello)
         if serve_rendezvous:
@@ -130,7 +139,35 @@ class FriendsService:
         self._removed_callbacks.append(callback)
 
     def is_trusted(self, peer: ID) -> bool:
-        return self.store.household_of(peer.to_base58()) is not None
+        device = peer.to_base58()
+        if self.own is not None and self.own.is_revoked(device):
+            return False
+        return (
+            self.store.household_of(device) is not None
+            or device in self.recovery_peers
+            or (self.own is not None and self.own.is_own_device(device))
+        )
+
+    def wake(self) -> None:
+        """Re-check every friend device now (after the friend list changed)."""
+        self._wake.set()
+
+    async def rehello_all(self) -> None:
+        """Say hello again to every connected device (to pass on a new revocation)."""
+        for device in [*self.online, *self.own_online]:
+            self._nursery_start(self._hello_outbound, ID.from_base58(device))
+
+    async def connect_recovery_peer(self, device: str, addrs: list[str]) -> None:
+        """Dial a device from the recovery sheet and present our certificate to it.
+
+        Raises:
+            UnreachableError: it cannot be reached or refused our hello.
+        """
+        peer = ID.from_base58(device)
+        if not self.host.get_network().get_connections(peer):
+            await self._dial(peer, addrs)
+        if not await self._hello_outbound(peer):
+            raise UnreachableError(f"Recovery peer {device} refused our certificate.")
 
     def count(self) -> int:
         return self.store.count()
@@ -150,6 +187,10 @@ class FriendsService:
 
     def _on_disconnected(self, peer: ID) -> None:
         device = DeviceId(peer.to_base58())
+        if device in self.own_online and not self.host.get_network().get_connections(peer):
+            self.own_online.discard(device)
+            for callback in self._gone_callbacks:
+                callback(device)
         if device in self.online and not self.host.get_network().get_connections(peer):
             del self.online[device]
             for callback in self._gone_callbacks:
@@ -269,9 +310,12 @@ class FriendsService:
 
     # -- hello --------------------------------------------------------------------------
 
-    def _hello(self) -> pair_codec.Hello:
+    async def _hello(self) -> pair_codec.Hello:
+        revoked: tuple[bytes, ...] = ()
+        if self.own is not None:
+            revoked = tuple((await self.own.revocations(self.household))[-pair_codec.MAX_REVOKED :])
         return pair_codec.Hello(
-            self.me.cert, self.me.household_name, tuple(advertised_addrs(self.host))
+            self.me.cert, self.me.household_name, tuple(advertised_addrs(self.host)), revoked
         )
 
     async def _accept_hello(self, peer: ID, msg: pair_codec.Message) -> HouseholdId:
@@ -283,9 +327,16 @@ class FriendsService:
         except CertificateError as exc:
             raise NotAuthorizedError(exc.message, exc.hint) from exc
         household = cert.household
+        if self.own is not None and self.own.is_revoked(device):
+            raise NotAuthorizedError("This device was revoked by its household.")
+        if cert.household_key == self.me.household_key:
+            return await self._accept_own_device(device, cert, msg)
+        if device in self.recovery_peers and self.store.household_of(device) is None:
+            return household  # a friend from our recovery sheet, before the friend list is back
         friends = {f.household: f for f in await self.store.list()}
         if household not in friends:
             raise NotAuthorizedError("This device's household is not a friend.")
+        await self._take_revocations(msg.revoked, friends[household].household_key)
         if self.store.household_of(device) is None:
             await self.store.add_device(
                 FriendDevice(device, household, cert.name, cert.raw, msg.addrs, int(time.time()))
@@ -294,13 +345,47 @@ class FriendsService:
         await self.store.seen(device, list(msg.addrs))
         return household
 
+    async def _accept_own_device(
+        self, device: DeviceId, cert: DeviceCertificate, msg: pair_codec.Hello
+    ) -> HouseholdId:
+        """Another device of our household: its certificate is signed by our household key."""
+        if self.own is None:
+            raise NotAuthorizedError("This daemon does not accept other household devices.")
+        await self._take_revocations(msg.revoked, self.me.household_key)
+        if self.own.is_revoked(device):
+            raise NotAuthorizedError("This device was revoked by its household.")
+        if not self.own.is_own_device(device):
+            await self.own.add(
+                HouseholdDevice(device, cert.name, cert.raw, msg.addrs, int(time.time()), False)
+            )
+            log.info("accepted new device %s (%s) of our household", device, cert.name)
+        await self.own.seen(device, list(msg.addrs))
+        return self.household
+
+    async def _take_revocations(self, revoked: tuple[bytes, ...], household_key: bytes) -> None:
+        if self.own is None:
+            return
+        for raw in revoked:
+            try:
+                revocation = verify_revocation(raw, household_key)
+            except RemoteProtocolError as exc:
+                log.warning("ignoring a bad revocation: %s", exc)
+                continue
+            if self.own.is_revoked(revocation.device):
+                continue
+            await self.own.revoke(revocation.device, revocation.household, raw)
+            log.info("device %s of %s is revoked", revocation.device, revocation.household)
+            if revocation.household != self.household:
+                await self.store.forget_device(revocation.device)
+            await self.gate.disconnect(ID.from_base58(revocation.device), "device revoked")
+
     async def _handle_hello(self, stream: INetStream) -> None:
         peer = stream.muxed_conn.peer_id
         try:
             with trio.fail_after(HELLO_TIMEOUT):
                 msg = pair_codec.decode(await read_frame(stream, pair_codec.MAX_FRAME))
                 household = await self._accept_hello(peer, msg)
-                await write_frame(stream, pair_codec.encode(self._hello()))
+                await write_frame(stream, pair_codec.encode(await self._hello()))
                 await stream.close()
         except (CitizenError, trio.TooSlowError) as exc:
             why = exc.message if isinstance(exc, CitizenError) else "hello timed out"
@@ -311,25 +396,35 @@ class FriendsService:
             return
         await self._ready(peer, household)
 
-    async def _hello_outbound(self, peer: ID) -> None:
+    async def _hello_outbound(self, peer: ID) -> bool:
         try:
             with trio.fail_after(HELLO_TIMEOUT):
                 stream = await self.host.new_stream(peer, [pair_codec.HELLO_PROTOCOL])  # type: ignore[list-item]
-                await write_frame(stream, pair_codec.encode(self._hello()))
+                await write_frame(stream, pair_codec.encode(await self._hello()))
                 msg = pair_codec.decode(await read_frame(stream, pair_codec.MAX_FRAME))
                 household = await self._accept_hello(peer, msg)
         except (CitizenError, trio.TooSlowError) as exc:
             why = exc.message if isinstance(exc, CitizenError) else "hello timed out"
             log.info("hello to %s failed: %s", peer, why)
             await self.gate.disconnect(peer, f"hello failed: {why}")
-            return
+            return False
         except Exception as exc:
             log.info("hello to %s broke: %s", peer, exc)
-            return
+            return False
         await self._ready(peer, household)
+        return True
 
     async def _ready(self, peer: ID, household: HouseholdId) -> None:
         device = DeviceId(peer.to_base58())
+        if household == self.household:
+            if device not in self.own_online:
+                self.own_online.add(device)
+                log.info("household device %s is online", device)
+                for callback in self._ready_callbacks:
+                    await callback(device, household)
+            return
+        if self.store.household_of(device) is None:
+            return  # a recovery peer: not a friend (yet), so no services
         first = device not in self.online
         self.online[device] = household
         self._backoff.pop(device, None)
@@ -370,11 +465,19 @@ class FriendsService:
                     if backoff.next_try > now:
                         continue
                     self._nursery_start(self._try_device, friend, device, backoff)
+            if self.own is not None:
+                for own in await self.own.devices():
+                    if own.device in self.own_online or own.device == self.me.device:
+                        continue
+                    backoff = self._backoff.setdefault(own.device, _Backoff())
+                    if backoff.next_try > now:
+                        continue
+                    self._nursery_start(self._try_own_device, own, backoff)
             self._wake = trio.Event()
             with trio.move_on_after(BACKOFF_MIN):
                 await self._wake.wait()
 
-    def _nursery_start(self, fn: Callable[..., Awaitable[None]], *args: object) -> None:
+    def _nursery_start(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
         assert self._nursery is not None
         self._nursery.start_soon(fn, *args)
 
@@ -399,6 +502,17 @@ class FriendsService:
             except UnreachableError:
                 backoff.next_try = trio.current_time() + backoff.delay
                 return
+        await self._hello_outbound(peer)
+
+    async def _try_own_device(self, device: HouseholdDevice, backoff: _Backoff) -> None:
+        backoff.next_try = trio.current_time() + backoff.delay + DIAL_TIMEOUT
+        backoff.delay = min(backoff.delay * 2, BACKOFF_MAX)
+        peer = ID.from_base58(device.device)
+        try:
+            await self._dial(peer, list(device.addrs))
+        except UnreachableError:
+            backoff.next_try = trio.current_time() + backoff.delay
+            return
         await self._hello_outbound(peer)
 
     async def _lookup(self, friend: Friend, device: DeviceId) -> list[str]:

@@ -17,6 +17,7 @@ PAIR_PROTOCOL = "/citizen/pair/1"
 HELLO_PROTOCOL = "/citizen/hello/1"
 MAX_FRAME = 16 * 1024
 MAX_ADDRS = 32
+MAX_REVOKED = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class Hello:
     cert: bytes
     household_name: str
     addrs: tuple[str, ...]
+    revoked: tuple[bytes, ...] = ()  # the sender household's signed device revocations
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,7 @@ def encode(msg: Message) -> bytes:
                 "cert": msg.cert,
                 "name": msg.household_name,
                 "addrs": list(msg.addrs),
+                "revoked": list(msg.revoked),
             }
         case HelloReject():
             body = {"t": "hello-reject", "message": msg.message}
@@ -120,10 +123,16 @@ def decode(data: bytes) -> Message:
             addrs = cbor.field_list(m, "addrs", what, max_len=MAX_ADDRS)
             if not all(isinstance(a, str) and len(a) <= 256 for a in addrs):
                 raise RemoteProtocolError(f"{what}: addresses must be short text")
+            revoked = (
+                cbor.field_list(m, "revoked", what, max_len=MAX_REVOKED) if "revoked" in m else []
+            )
+            if not all(isinstance(r, bytes) and len(r) <= 512 for r in revoked):
+                raise RemoteProtocolError(f"{what}: revocations must be short bytes")
             return Hello(
                 cert=cbor.field_bytes(m, "cert", what),
                 household_name=cbor.field_str(m, "name", what, max_len=128),
                 addrs=tuple(str(a) for a in addrs),
+                revoked=tuple(r for r in revoked if isinstance(r, bytes)),
             )
         case "hello-reject":
             return HelloReject(message=cbor.field_str(m, "message", what, max_len=1024))

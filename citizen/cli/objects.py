@@ -1,0 +1,217 @@
+"""Object commands: `put`, `get`, `ls`, `rm`, `evict`, `verify`, `repair`, `storage`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote
+
+import click
+
+from citizen.api.client import LocalClient, quote_path
+from citizen.cli.output import Out
+from citizen.errors import CitizenError
+
+
+def _size(n: object) -> str:
+    value = float(n) if isinstance(n, int | float) else 0.0
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+@contextmanager
+def _progress(out: Out, total: int | None, what: str) -> Iterator[object]:
+    """A rich progress bar on stderr (nothing with --json); yields an `advance(n)` callable."""
+    if out.as_json:
+        yield lambda _n: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(what, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+class _Counting:
+    """A file wrapper that reports every read to a progress callback."""
+
+    def __init__(self, f: BinaryIO, advance: object) -> None:
+        self._f = f
+        self._advance = advance
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        self._advance(len(data))  # type: ignore[operator]
+        return data
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--name", default=None, help="Name to record (default: the file's name).")
+    @click.pass_obj
+    def put(out: Out, file: Path, name: str | None) -> None:
+        """Store FILE: kept here, and encrypted shares spread across friends."""
+        size = file.stat().st_size
+        label = name if name is not None else file.name
+        with open(file, "rb") as f, _progress(out, size, f"put {file.name}") as advance:
+            data = LocalClient(out.data_dir).upload(
+                f"/v1/objects?name={quote(label, safe='')}",
+                _Counting(f, advance),  # type: ignore[arg-type]
+                size,
+            )
+        assert isinstance(data, dict)
+        note = "" if data["state"] == "complete" else "  (under-replicated: repair will finish it)"
+        out.emit(data, f"{data['object_id']}{note}")
+
+    @cli.command()
+    @click.argument("obj")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+    @click.pass_obj
+    def get(out: Out, obj: str, output: Path) -> None:
+        """Write object OBJ to FILE (from the local copy, else from friends' shares)."""
+        length, _headers, chunks = LocalClient(out.data_dir).open_download(
+            f"/v1/objects/{quote_path(obj)}"
+        )
+        temp = output.with_name(f".{output.name}.{os.getpid()}.part")
+        written = 0
+        try:
+            with open(temp, "wb") as f, _progress(out, length, f"get {obj[:12]}") as advance:
+                try:
+                    for chunk in chunks:
+                        f.write(chunk)
+                        written += len(chunk)
+                        advance(len(chunk))  # type: ignore[operator]
+                except Exception as exc:
+                    raise CitizenError(
+                        f"The daemon stopped sending {obj} after {written} bytes: {exc}.",
+                        "See the daemon's log; nothing was written to the output file.",
+                    ) from exc
+                if length is not None and written != length:
+                    raise CitizenError(
+                        f"The daemon sent {written} of {length} bytes of {obj}.",
+                        "See the daemon's log; nothing was written to the output file.",
+                    )
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, output)
+        finally:
+            temp.unlink(missing_ok=True)
+        out.emit(
+            {"object_id": obj, "path": str(output), "size": written},
+            f"Wrote {_size(written)} to {output}",
+        )
+
+    @cli.command("ls")
+    @click.pass_obj
+    def ls(out: Out) -> None:
+        """List this household's objects."""
+        data = LocalClient(out.data_dir).request("GET", "/v1/objects")
+        assert isinstance(data, list)
+        lines = [
+            f"{o['object_id']}  {_size(o['size']):>10}  {o['state']:<16}"
+            f"  {'local' if o['local'] else 'evicted'}  {o['name']}"
+            for o in data
+        ]
+        out.emit(data, "\n".join(lines) or "No objects yet: `citizen put FILE` stores one.")
+
+    @cli.command("rm")
+    @click.argument("obj")
+    @click.pass_obj
+    def rm(out: Out, obj: str) -> None:
+        """Delete object OBJ here and ask its holders to drop their shares."""
+        data = LocalClient(out.data_dir).request("DELETE", f"/v1/objects/{quote_path(obj)}")
+        assert isinstance(data, dict)
+        late = data.get("unreachable") or []
+        note = f" ({len(late)} holders offline keep their shares for now)" if late else ""
+        out.emit(data, f"Removed {obj}{note}.")
+
+    @cli.command()
+    @click.argument("obj")
+    @click.pass_obj
+    def evict(out: Out, obj: str) -> None:
+        """Drop the local copy of OBJ (it stays readable from friends)."""
+        path = f"/v1/objects/{quote_path(obj)}/evict"
+        data = LocalClient(out.data_dir).request("POST", path, {})
+        assert isinstance(data, dict)
+        out.emit(data, f"Evicted the local copy of {obj}.")
+
+    @cli.command()
+    @click.argument("obj", required=False)
+    @click.pass_obj
+    def verify(out: Out, obj: str | None) -> None:
+        """Ask holders to prove they still hold every share (of OBJ, or of every object)."""
+        data = LocalClient(out.data_dir).request(
+            "POST", "/v1/objects/verify", {"object_id": obj} if obj else {}
+        )
+        assert isinstance(data, list)
+        lines: list[str] = []
+        for o in data:
+            lines.append(f"{o['object_id']}  {'healthy' if o['healthy'] else 'PROBLEMS'}")
+            for h in o["holders"]:
+                if h["unreachable"]:
+                    state = f"unreachable ({h['unreachable']})"
+                elif h["missing"] or h["bad"]:
+                    state = f"{len(h['missing'])} missing, {len(h['bad'])} bad"
+                else:
+                    state = f"ok ({h['ok']} shares)"
+                lines.append(f"    {h['household']}  {state}")
+        out.emit(data, "\n".join(lines) or "No objects.")
+
+    @cli.command()
+    @click.pass_obj
+    def repair(out: Out) -> None:
+        """Rebuild missing or bad shares and place them on friends."""
+        data = LocalClient(out.data_dir).request("POST", "/v1/objects/repair", {})
+        assert isinstance(data, dict)
+        lines = []
+        for o in data["objects"]:
+            if "error" in o:
+                lines.append(f"{o['object_id']}  failed: {o['error']}")
+            else:
+                lines.append(
+                    f"{o['object_id']}  {o['state']}  moved {len(o['moved'])},"
+                    f" re-sent {sum(o['resent'].values())}"
+                )
+        out.emit(data, "\n".join(lines) or "Nothing to repair.")
+
+    @cli.command()
+    @click.pass_obj
+    def storage(out: Out) -> None:
+        """What this household holds for friends, what they hold for it, what needs repair."""
+        data = LocalClient(out.data_dir).request("GET", "/v1/storage")
+        assert isinstance(data, dict)
+        lines = ["Held for friends:"]
+        lines += [
+            f"    {f['name']}  {_size(f['used'])} of {_size(f['quota'])}"
+            for f in data["held_for_friends"]
+        ]
+        lines.append("Held by friends for us:")
+        lines += [
+            f"    {f['name'] or f['household']}  {_size(f['bytes'])}"
+            for f in data["held_by_friends"]
+        ]
+        under = data["under_replicated"]
+        lines.append(f"Under-replicated objects: {', '.join(under) if under else 'none'}")
+        out.emit(data, "\n".join(lines))

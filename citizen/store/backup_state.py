@@ -1,0 +1,138 @@
+"""The household's state as sealed in a backup: friends, docs and grants, as canonical CBOR.
+
+Pure (no I/O). `citizen.store.backups` writes a decoded state back whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from citizen import cbor
+from citizen.errors import RemoteProtocolError
+from citizen.identity.backup import MAX_BACKUP_SIZE
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    device: str
+    name: str
+    cert: bytes
+    addrs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FriendState:
+    household: str
+    household_key: bytes
+    name: str
+    secret: bytes
+    paired_at: int
+    offer_bytes: int | None
+    sas: str
+    devices: tuple[DeviceState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DocState:
+    doc_id: str
+    owner: str
+    title: str
+    snapshot: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdState:
+    household_name: str
+    created: int
+    friends: tuple[FriendState, ...]
+    docs: tuple[DocState, ...]
+    grants: tuple[bytes, ...]
+
+
+def encode_state(state: HouseholdState) -> bytes:
+    return cbor.dumps(
+        {
+            "v": STATE_VERSION,
+            "name": state.household_name,
+            "created": state.created,
+            "friends": [
+                {
+                    "household": f.household,
+                    "key": f.household_key,
+                    "name": f.name,
+                    "secret": f.secret,
+                    "paired_at": f.paired_at,
+                    "offer": f.offer_bytes,
+                    "sas": f.sas,
+                    "devices": [
+                        {"device": d.device, "name": d.name, "cert": d.cert, "addrs": list(d.addrs)}
+                        for d in f.devices
+                    ],
+                }
+                for f in state.friends
+            ],
+            "docs": [
+                {"id": d.doc_id, "owner": d.owner, "title": d.title, "snapshot": d.snapshot}
+                for d in state.docs
+            ],
+            "grants": list(state.grants),
+        }
+    )
+
+
+def decode_state(data: bytes) -> HouseholdState:
+    """Decode a decrypted backup; raises only RemoteProtocolError."""
+    what = "backup contents"
+    m = cbor.as_map(cbor.loads(data, max_size=MAX_BACKUP_SIZE, what=what), what)
+    if cbor.field_int(m, "v", what) != STATE_VERSION:
+        raise RemoteProtocolError(f"{what} have an unknown version.")
+    friends = []
+    for raw in cbor.field_list(m, "friends", what, max_len=10_000):
+        f = cbor.as_map(raw, what)
+        devices = []
+        for raw_d in cbor.field_list(f, "devices", what, max_len=64):
+            d = cbor.as_map(raw_d, what)
+            addrs = cbor.field_list(d, "addrs", what, max_len=64)
+            devices.append(
+                DeviceState(
+                    cbor.field_str(d, "device", what, max_len=128),
+                    cbor.field_str(d, "name", what, max_len=128),
+                    cbor.field_bytes(d, "cert", what),
+                    tuple(str(a) for a in addrs if isinstance(a, str)),
+                )
+            )
+        friends.append(
+            FriendState(
+                cbor.field_str(f, "household", what, max_len=64),
+                cbor.field_bytes(f, "key", what, size=32),
+                cbor.field_str(f, "name", what, max_len=128),
+                cbor.field_bytes(f, "secret", what, size=32),
+                cbor.field_int(f, "paired_at", what),
+                cbor.field_opt_int(f, "offer", what),
+                cbor.field_str(f, "sas", what, max_len=256),
+                tuple(devices),
+            )
+        )
+    docs = []
+    for raw in cbor.field_list(m, "docs", what, max_len=1_000_000):
+        d = cbor.as_map(raw, what)
+        docs.append(
+            DocState(
+                cbor.field_str(d, "id", what, max_len=64),
+                cbor.field_str(d, "owner", what, max_len=64),
+                cbor.field_str(d, "title", what, max_len=1024),
+                cbor.field_bytes(d, "snapshot", what),
+            )
+        )
+    grants = cbor.field_list(m, "grants", what, max_len=1_000_000)
+    if not all(isinstance(g, bytes) for g in grants):
+        raise RemoteProtocolError(f"{what}: grants must be bytes.")
+    return HouseholdState(
+        cbor.field_str(m, "name", what, max_len=128),
+        cbor.field_int(m, "created", what),
+        tuple(friends),
+        tuple(docs),
+        tuple(g for g in grants if isinstance(g, bytes)),
+    )

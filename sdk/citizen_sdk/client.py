@@ -1,0 +1,168 @@
+"""The async client apps use: `async with connect() as c:` then `c.friends`, `c.invites`, ....
+
+Works under trio and asyncio alike (httpx on anyio). Each area of the
+daemon is one attribute holding a small class, so `c.friends.list()` reads as
+what it does and new areas (docs, objects) slot in beside the others.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+from anyio.abc import TaskGroup
+
+from citizen_sdk._http import DEFAULT_TIMEOUT, Channel, path_part
+from citizen_sdk.docs import Docs
+from citizen_sdk.types import (
+    Friend,
+    Invite,
+    InviteState,
+    Pairing,
+    RemovedFriend,
+    Status,
+)
+
+
+class Friends:
+    """Friend households: list them, stop being friends."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+
+    async def list(self) -> builtins.list[Friend]:
+        """Every friend household with its devices and whether they are online."""
+        return Friend.list_from_json(await self._channel.call("GET", "/v1/friends"))
+
+    async def remove(self, friend: str) -> RemovedFriend:
+        """Stop being friends with `friend` (household ID or exact name).
+
+        Raises:
+            NotFoundError: no such friend, or the name is ambiguous.
+        """
+        return RemovedFriend.from_json(
+            await self._channel.call("DELETE", f"/v1/friends/{path_part(friend)}")
+        )
+
+
+class Invites:
+    """Invites: make one for a friend's household, or accept theirs."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+
+    async def create(self, expires_s: int = 600) -> Invite:
+        """A new invite valid for `expires_s` seconds, with its code and an SVG QR code.
+
+        Raises:
+            UsageError: `expires_s` is not between 1 second and a week.
+        """
+        body = {"expires_s": expires_s, "qr_svg": True}
+        return Invite.from_json(await self._channel.call("POST", "/v1/invites", body))
+
+    async def status(self, invite_id: str) -> InviteState:
+        """Whether the invite `invite_id` has been used, and by whom.
+
+        Raises:
+            NotFoundError: no such invite.
+        """
+        return InviteState.from_json(
+            await self._channel.call("GET", f"/v1/invites/{path_part(invite_id)}")
+        )
+
+    async def accept(self, code: str, name: str | None = None) -> Pairing:
+        """Pair with the household that made `code`; `name` is what we call them.
+
+        Compare the returned `sas` words with the friend before trusting the pairing.
+
+        Raises:
+            InviteError: garbled, expired, forged or already used code.
+            UnreachableError: the inviting device could not be reached.
+        """
+        body: dict[str, object] = {"code": code, "name": name}
+        return Pairing.from_json(await self._channel.call("POST", "/v1/invites/accept", body))
+
+
+class Objects:
+    """Files stored erasure-coded across friends.
+
+    The methods (put, get, list, repair) arrive with the daemon's `/v1/objects`
+    endpoints; until then this area has none.
+    """
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+
+
+class Client:
+    """One connection to a household daemon.
+
+    Attributes:
+        friends: friend households.
+        invites: pairing by invite code.
+        docs: shared CRDT documents.
+        objects: files stored across friends.
+    """
+
+    def __init__(self, channel: Channel, tasks: TaskGroup) -> None:
+        self._channel = channel
+        self.friends = Friends(channel)
+        self.invites = Invites(channel)
+        self.docs = Docs(channel, tasks)
+        self.objects = Objects(channel)
+
+    @property
+    def where(self) -> str:
+        """The socket path or URL this client talks to."""
+        return self._channel.where
+
+    async def status(self) -> Status:
+        """This device: household, device, listen addresses, uptime, friend count."""
+        return Status.from_json(await self._channel.call("GET", "/v1/status"))
+
+    async def aclose(self) -> None:
+        """Close open docs and the connection (done for you by `async with connect()`)."""
+        await self.docs.aclose()
+        await self._channel.aclose()
+
+
+@asynccontextmanager
+async def connect(
+    data_dir: Path | str | None = None,
+    *,
+    url: str | None = None,
+    token: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> AsyncIterator[Client]:
+    """Connect to the local daemon.
+
+    Args:
+        data_dir: the daemon's data dir; default `$CITIZEN_HOME`, else the
+            platform's user data dir. Its Unix socket needs no token.
+        url: talk TCP instead, e.g. "http://127.0.0.1:4748" (`[api] tcp_port`).
+        token: the bearer token for `url`; default read from DATA_DIR/api.token.
+        timeout: seconds to wait for any one answer.
+
+    Raises:
+        DaemonNotRunningError: no daemon socket in the data dir.
+    """
+    channel = Channel.open(data_dir, url, token, timeout)
+    failure: BaseException | None = None
+    # Open docs sync in tasks of this group. The app's own exception is kept out
+    # of the group (it would come out wrapped in an ExceptionGroup) and
+    # re-raised as itself once the group has ended.
+    async with anyio.create_task_group() as tasks:
+        client = Client(channel, tasks)
+        try:
+            yield client
+        except BaseException as exc:
+            failure = exc
+        finally:
+            with anyio.CancelScope(shield=True):
+                await client.aclose()
+            tasks.cancel_scope.cancel()
+    if failure is not None:
+        raise failure

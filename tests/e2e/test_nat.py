@@ -1,0 +1,229 @@
+"""Households behind home NATs, in network namespaces: what passes through, what a relay adds.
+
+Homes A and C each sit behind their own MASQUERADE router with no port
+forwarding; household B is in the public namespace, reachable by both (see
+tests/e2e/netns.py). Skipped, with the reason, where namespaces or iptables
+are not available.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.daemons import Daemon, pair, wait_until
+from tests.e2e.nat_peer import peer_id_of
+from tests.e2e.netns import (
+    HOME_A,
+    HOME_C,
+    PUBLIC_TO_A,
+    PUBLIC_TO_C,
+    ROUTER_A_WAN,
+    ROUTER_C_WAN,
+    Topology,
+    two_homes_and_public,
+)
+
+PORT = 4747
+
+
+@pytest.fixture
+def topo() -> Iterator[Topology]:
+    with two_homes_and_public() as t:
+        yield t
+
+
+class NsDaemon(Daemon):
+    """A `citizen run` inside one namespace; the CLI reaches it over its Unix socket."""
+
+    def __init__(self, data_dir: Path, name: str, topo: Topology, ns: str) -> None:
+        super().__init__(data_dir, name)
+        self.topo = topo
+        self.ns = ns
+
+    def start(self, *extra: str, port: int = PORT) -> None:
+        assert self.proc is None
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        argv = [sys.executable, "-m", "citizen", "run", "--listen", f"/ip4/0.0.0.0/tcp/{port}"]
+        self.proc = subprocess.Popen(
+            [*self.topo.prefix(self.ns), *argv, *extra], env=self.env(), stdout=log, stderr=log
+        )
+        self.wait_ready()
+
+
+@pytest.fixture
+def ns_daemons(tmp_path: Path, topo: Topology) -> Iterator[dict[str, NsDaemon]]:
+    made = {
+        "alpha": NsDaemon(tmp_path / "alpha", "alpha", topo, "home_a"),
+        "beta": NsDaemon(tmp_path / "beta", "beta", topo, "public"),
+        "gamma": NsDaemon(tmp_path / "gamma", "gamma", topo, "home_c"),
+    }
+    try:
+        yield made
+    finally:
+        for d in made.values():
+            d.kill()
+
+
+def test_the_routers_masquerade_and_keep_homes_closed(topo: Topology, tmp_path: Path) -> None:
+    listener = (
+        "import socket\n"
+        "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        f"s.bind(('0.0.0.0', {PORT})); s.listen()\n"
+        "while True:\n"
+        "    c, a = s.accept(); print(a[0], flush=True); c.close()\n"
+    )
+    procs = {
+        ns: subprocess.Popen(
+            [*topo.prefix(ns), sys.executable, "-c", listener], stdout=subprocess.PIPE, text=True
+        )
+        for ns in ("public", "home_a", "home_c")
+    }
+    try:
+        for ns, ip in (("public", PUBLIC_TO_A), ("home_a", HOME_A), ("home_c", HOME_C)):
+            wait_until(lambda ns=ns, ip=ip: topo.can_connect(ns, ip, PORT), f"{ns} listening")
+        # both homes reach the public household, each seen as its router's WAN address
+        assert topo.can_connect("home_a", PUBLIC_TO_A, PORT)
+        assert topo.can_connect("home_c", PUBLIC_TO_C, PORT)
+        # nobody reaches into a home: not the other home, not the public side
+        for src, dst in (
+            ("home_a", HOME_C),
+            ("home_a", ROUTER_C_WAN),
+            ("home_c", HOME_A),
+            ("home_c", ROUTER_A_WAN),
+            ("public", ROUTER_A_WAN),
+            ("public", HOME_A),
+        ):
+            assert not topo.can_connect(src, dst, PORT, timeout=2), (src, dst)
+    finally:
+        for p in procs.values():
+            p.kill()
+    seen = set(procs["public"].communicate()[0].split())
+    assert seen == {PUBLIC_TO_A, ROUTER_A_WAN, ROUTER_C_WAN}  # own probe + two routers, no home
+
+
+def test_daemons_behind_nat_pair_with_public_friend_but_not_each_other(
+    ns_daemons: dict[str, NsDaemon],
+) -> None:
+    a, b, c = ns_daemons["alpha"], ns_daemons["beta"], ns_daemons["gamma"]
+    for d in (a, b, c):
+        d.init()
+        d.start()
+    assert pair(b, a)["name"] == "beta"  # A dials out through its NAT: fine
+    assert pair(b, c)["name"] == "beta"
+    for x, y in ((b, "alpha"), (b, "gamma"), (a, "beta"), (c, "beta")):
+        wait_until(lambda x=x, y=y: _online(x, y), f"{x.name} to see {y} online")
+    # A's invite carries only addresses inside home A: C cannot reach any of them
+    code = a.json("invite")["code"]
+    refused = c.cli("accept", code, check=False)
+    assert refused.returncode != 0
+    assert "Could not reach" in refused.stderr, refused.stderr
+    assert c.json("friends") and all(f["name"] != "alpha" for f in c.json("friends"))
+
+
+def test_relay_at_public_friend_connects_two_nated_homes(topo: Topology, tmp_path: Path) -> None:
+    """ReachabilityService in each namespace (tests/e2e/nat_peer.py), as the daemon will run it."""
+    seeds = {name: os.urandom(32) for name in ("a", "b", "c")}
+    ids = {name: peer_id_of(seed) for name, seed in seeds.items()}
+    where = {"a": "home_a", "b": "public", "c": "home_c"}
+    connect = {"a": [f"{ids['b']}@/ip4/{PUBLIC_TO_A}/tcp/4747"], "b": [], "c": []}
+    connect["c"] = [f"{ids['b']}@/ip4/{PUBLIC_TO_C}/tcp/4747"]
+    reports = {name: tmp_path / f"{name}.json" for name in seeds}
+    dial_order = tmp_path / "c-dial.json"
+    procs = []
+    try:
+        for name, seed in seeds.items():
+            argv = [
+                sys.executable, "-m", "tests.e2e.nat_peer",
+                "--seed", seed.hex(),
+                "--trust", ",".join(i for n, i in ids.items() if n != name),
+                "--report", str(reports[name]),
+            ]  # fmt: skip
+            for target in connect[name]:
+                argv += ["--connect", target]
+            if name == "c":
+                argv += ["--dial", str(dial_order)]
+            log = open(tmp_path / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+            procs.append(
+                subprocess.Popen(
+                    [*topo.prefix(where[name]), *argv],
+                    stdout=log,
+                    stderr=log,
+                    cwd=Path(__file__).resolve().parents[2],
+                )
+            )
+
+        def report(name: str) -> Any:
+            return json.loads(reports[name].read_text()) if reports[name].exists() else {}
+
+        # dialback: B (public) and A (NATed) learn what they are, A sees its router's address
+        a_rep = wait_until(
+            lambda: (r := report("a")).get("reachability") == "behind_nat" and r, "A behind NAT"
+        )
+        assert all(o.startswith(f"/ip4/{ROUTER_A_WAN}/tcp/") for o in a_rep["observed_addrs"])
+        b_rep = wait_until(lambda: (r := report("b")).get("reachability") == "public" and r, "B")
+        assert f"/ip4/{PUBLIC_TO_A}/tcp/4747" in b_rep["reached_addrs"]
+
+        # A keeps a reservation at B and advertises its address through B
+        a_rep = wait_until(lambda: (r := report("a")).get("relay_addrs") and r, "A's reservation")
+        relayed = f"/ip4/{PUBLIC_TO_A}/tcp/4747/p2p/{ids['b']}/p2p-circuit"
+        assert a_rep["relay_addrs"] == [relayed]
+        # C is behind a NAT too and reserves as well; B itself is public and reserves nowhere
+        wait_until(lambda: report("b").get("relaying_for") == 2, "B relaying for A and C")
+        assert report("b")["relay_addrs"] == []
+
+        # C (behind its own NAT) dials A: A's home address fails, the relay at B works
+        dial_order.write_text(json.dumps({"peer": ids["a"], "addrs": a_rep["addrs"]}))
+        dialed = wait_until(lambda: report("c").get("dialed"), "C's dial to A", timeout=120)
+        assert dialed == {"kind": "relayed", "echo": "echo:across two NATs", "now": "relayed"}
+        assert wait_until(lambda: report("a")["kinds"].get(ids["c"]) == "relayed", "A sees C")
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+@pytest.mark.skip(
+    reason="ReachabilityService is not wired into node.py/friends.py yet (hooks: "
+    "FriendsService must advertise ReachabilityService.addrs() in invites, hello and "
+    "rendezvous, and dial through ReachabilityService.connect); until then a daemon "
+    "never advertises or dials /p2p-circuit addresses"
+)
+def test_nated_homes_pair_and_sync_through_relay(ns_daemons: dict[str, NsDaemon]) -> None:
+    a, b, c = ns_daemons["alpha"], ns_daemons["beta"], ns_daemons["gamma"]
+    for d in (a, b, c):
+        d.init()
+        d.start()
+    pair(b, a)
+    pair(b, c)
+    wait_until(lambda: a.status().get("relay_addrs"), "alpha's reservation at beta")
+    assert a.status()["reachability"] == "behind_nat"
+    assert pair(a, c)["name"] == "alpha"  # the invite carries alpha's relayed address
+    wait_until(lambda: _online(a, "gamma") and _online(c, "alpha"), "alpha and gamma online")
+    gamma = next(f for f in a.json("friends") if f["name"] == "gamma")
+    assert gamma["devices"][0]["connection"] == "relayed"
+
+
+@pytest.mark.skip(
+    reason="DCUtR does not upgrade yet: py-libp2p 0.8.1's DCUtRProtocol exchange runs "
+    "through FriendGate (served via serve_friends, run with background_trio_service, "
+    "observed addresses fed from dialback), but in this topology every hole-punch dial "
+    "bound to the listen port fails with EADDRNOTAVAIL (0.0.0.0:4747 and 10.0.x.2:4747 "
+    "sources alike) and the connection stays relayed"
+)
+def test_relayed_connection_upgrades_to_direct_where_nat_allows() -> None:
+    raise AssertionError("not reached")
+
+
+def _online(d: Daemon, name: str) -> bool:
+    for f in d.json("friends"):
+        if f["name"] == name:
+            return bool(f["online"])
+    return False

@@ -25,6 +25,10 @@ run: $(STAMP)
 	$(BIN)/citizen run
 
 test: $(STAMP)
+	@# the NAT tests need iptables in network namespaces (root only); without it they skip
+	@command -v iptables >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		(apt-get install -y -qq iptables >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq iptables >/dev/null 2>&1)) || true
 	$(BIN)/ruff check citizen sdk tests bench
 	$(BIN)/ruff format --check citizen sdk tests bench
 	$(BIN)/mypy

@@ -92,7 +92,12 @@ class Node:
             "offline": self.options.offline,
             "recovering": bool(getattr(self, "backup", None) and self.backup.recovering),
             "pid": os.getpid(),
+            **self._reachability(),
         }
+
+    def _reachability(self) -> dict[str, object]:
+        reach = getattr(self, "reach", None)
+        return reach.status_json() if reach is not None else {"reachability": "offline"}
 
     def stop(self) -> None:
         self._stop.set()
@@ -239,6 +244,13 @@ class Node:
         )
         self.api.services["friends"] = friends
         self.household.attach_network(host, gate, friends)
+        from citizen.sync.reachability import ReachabilityService
+
+        reach = ReachabilityService(host, gate, lambda: advertised_addrs(host))
+        friends.use_reachability(reach.addrs, reach.connect, reach.connection_kind)
+        friends.on_peer_ready(reach.peer_ready)
+        friends.on_peer_gone(reach.peer_gone)
+        self.reach = reach
         self.docs.attach_network(host, gate, friends)
         self.backup.attach_network(host, gate, friends)
         # --- objects wiring (network part) ---
@@ -248,6 +260,7 @@ class Node:
             async with host.run([Multiaddr(a) for a in listen]), trio.open_nursery() as nursery:
                 self.listen_addrs = advertised_addrs(host)
                 await nursery.start(friends.run)
+                await nursery.start(reach.run)
                 await nursery.start(self.docs.run)
                 await nursery.start(self.backup.run)
                 nursery.start_soon(self._backup_after_doc_changes)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from citizen.api.app import read_json
 from citizen.api.context import ApiContext
-from citizen.errors import UsageError
+from citizen.errors import CitizenError, UsageError
 
 
 def routes(ctx: ApiContext) -> list[BaseRoute]:
@@ -19,12 +19,23 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         length = request.headers.get("content-length")
         size = int(length) if length is not None and length.isdigit() else None
 
+        stream = request.stream()
+
         async def body() -> AsyncIterator[bytes]:
-            async for chunk in request.stream():
+            async for chunk in stream:
                 if chunk:
                     yield chunk
 
-        result = await ctx.service("objects").put(body(), name, size)
+        try:
+            result = await ctx.service("objects").put(body(), name, size)
+        except CitizenError:
+            # read what the client is still sending, or it never reads our answer
+            try:
+                async for _chunk in stream:
+                    pass
+            except ClientDisconnect:
+                pass
+            raise
         return JSONResponse(result, status_code=201)
 
     async def list_objects(_request: Request) -> JSONResponse:

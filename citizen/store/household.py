@@ -77,7 +77,9 @@ class HouseholdStore:
         for d in await self.devices():
             if d.device == device or d.name == device:
                 return d
-        raise NotFoundError(f"No device {device!r} in this household.", "See `citizen device list`.")
+        raise NotFoundError(
+            f"No device {device!r} in this household.", "See `citizen device list`."
+        )
 
     async def revoke(self, device: str, household: str, signed: bytes) -> None:
         """Record a revocation (ours or a friend's) and drop the device if it is ours."""

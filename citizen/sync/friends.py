@@ -116,6 +116,9 @@ class FriendsService:
         self._wake = trio.Event()
         self._registered_addrs: list[str] = []
         self._points = [_point(p) for p in rendezvous_points]
+        self._addrs: Callable[[], list[str]] = lambda: advertised_addrs(host)
+        self._connect: Callable[[ID, list[str]], Awaitable[object]] | None = None
+        self._kind: Callable[[ID], str | None] = lambda _peer: None
         #: devices on our recovery sheet: trusted for hello and backups until we recover
         self.recovery_peers: set[str] = set()
         gate.serve_anyone(pair_codec.PAIR_PROTOCOL, self._handle_pair)
@@ -133,6 +136,15 @@ class FriendsService:
 
     def on_peer_gone(self, callback: Callable[[DeviceId], None]) -> None:
         self._gone_callbacks.append(callback)
+
+    def use_reachability(
+        self,
+        addrs: Callable[[], list[str]],
+        connect: Callable[[ID, list[str]], Awaitable[object]],
+        kind: Callable[[ID], str | None],
+    ) -> None:
+        """Advertise `addrs()` (direct and relayed), dial with `connect`, report `kind`."""
+        self._addrs, self._connect, self._kind = addrs, connect, kind
 
     def on_friend_removed(self, callback: Callable[[HouseholdId], Awaitable[None]]) -> None:
         """Call `await callback(household)` after a friend is removed (drop grants, repair)."""
@@ -212,7 +224,7 @@ class FriendsService:
         invite = Invite(
             household_key=self.me.household_key,
             peer=self.me.device,
-            addrs=tuple(advertised_addrs(self.host)),
+            addrs=tuple(self._addrs()),
             secret=secret,
             expires=expires,
             name=self.me.household_name,
@@ -314,9 +326,7 @@ class FriendsService:
         revoked: tuple[bytes, ...] = ()
         if self.own is not None:
             revoked = tuple((await self.own.revocations(self.household))[-pair_codec.MAX_REVOKED :])
-        return pair_codec.Hello(
-            self.me.cert, self.me.household_name, tuple(advertised_addrs(self.host)), revoked
-        )
+        return pair_codec.Hello(self.me.cert, self.me.household_name, tuple(self._addrs()), revoked)
 
     async def _accept_hello(self, peer: ID, msg: pair_codec.Message) -> HouseholdId:
         if not isinstance(msg, pair_codec.Hello):
@@ -445,6 +455,9 @@ class FriendsService:
                 log.debug("skipping bad address %r", a)
         if not maddrs:
             raise UnreachableError(f"No usable address for {peer}.")
+        if self._connect is not None:
+            await self._connect(peer, addrs)  # raises UnreachableError itself
+            return
         try:
             with trio.fail_after(DIAL_TIMEOUT):
                 await self.host.connect(PeerInfo(peer, maddrs))
@@ -538,7 +551,7 @@ class FriendsService:
     async def _register_loop(self) -> None:
         registered_at: dict[DeviceId, float] = {}
         while True:
-            addrs = advertised_addrs(self.host)
+            addrs = self._addrs()
             if addrs != self._registered_addrs:
                 registered_at.clear()  # our addresses changed: register everywhere again
                 self._registered_addrs = addrs
@@ -559,7 +572,7 @@ class FriendsService:
                 await self._wake.wait()
 
     async def _register_at(self, point: ID, friends: list[Friend]) -> None:
-        addrs = [Multiaddr(a) for a in advertised_addrs(self.host)]
+        addrs = [Multiaddr(a) for a in self._addrs()]
         for friend in friends:
             for ns in friendship_namespaces(friend.secret, time.time()):
                 try:
@@ -579,6 +592,7 @@ class FriendsService:
                     "device": d.device,
                     "name": d.name,
                     "online": d.device in self.online,
+                    "connection": self._kind(ID.from_base58(d.device)),
                     "last_seen": d.last_seen,
                     "addrs": list(d.addrs),
                 }

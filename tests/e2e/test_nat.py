@@ -109,7 +109,7 @@ def test_the_routers_masquerade_and_keep_homes_closed(topo: Topology, tmp_path: 
     assert seen == {PUBLIC_TO_A, ROUTER_A_WAN, ROUTER_C_WAN}  # own probe + two routers, no home
 
 
-def test_daemons_behind_nat_pair_with_public_friend_but_not_each_other(
+def test_nated_daemons_reach_the_public_friend_and_each_other_only_relayed(
     ns_daemons: dict[str, NsDaemon],
 ) -> None:
     a, b, c = ns_daemons["alpha"], ns_daemons["beta"], ns_daemons["gamma"]
@@ -120,12 +120,15 @@ def test_daemons_behind_nat_pair_with_public_friend_but_not_each_other(
     assert pair(b, c)["name"] == "beta"
     for x, y in ((b, "alpha"), (b, "gamma"), (a, "beta"), (c, "beta")):
         wait_until(lambda x=x, y=y: _online(x, y), f"{x.name} to see {y} online")
-    # A's invite carries only addresses inside home A: C cannot reach any of them
-    code = a.json("invite")["code"]
-    refused = c.cli("accept", code, check=False)
-    assert refused.returncode != 0
-    assert "Could not reach" in refused.stderr, refused.stderr
-    assert c.json("friends") and all(f["name"] != "alpha" for f in c.json("friends"))
+    # both learn they are behind a NAT and that beta is public
+    wait_until(lambda: a.status()["reachability"] == "behind_nat", "alpha behind NAT")
+    wait_until(lambda: b.status()["reachability"] == "public", "beta public")
+    # alpha's direct addresses lie inside home A: gamma reaches alpha only through beta
+    wait_until(lambda: a.status().get("relay_addrs"), "alpha's reservation at beta")
+    assert pair(a, c)["name"] == "alpha"
+    wait_until(lambda: _online(c, "alpha"), "gamma to see alpha")
+    alpha = next(f for f in c.json("friends") if f["name"] == "alpha")
+    assert alpha["devices"][0]["connection"] == "relayed"
 
 
 def test_relay_at_public_friend_connects_two_nated_homes(topo: Topology, tmp_path: Path) -> None:
@@ -190,12 +193,6 @@ def test_relay_at_public_friend_connects_two_nated_homes(topo: Topology, tmp_pat
             p.wait()
 
 
-@pytest.mark.skip(
-    reason="ReachabilityService is not wired into node.py/friends.py yet (hooks: "
-    "FriendsService must advertise ReachabilityService.addrs() in invites, hello and "
-    "rendezvous, and dial through ReachabilityService.connect); until then a daemon "
-    "never advertises or dials /p2p-circuit addresses"
-)
 def test_nated_homes_pair_and_sync_through_relay(ns_daemons: dict[str, NsDaemon]) -> None:
     a, b, c = ns_daemons["alpha"], ns_daemons["beta"], ns_daemons["gamma"]
     for d in (a, b, c):

@@ -26,7 +26,6 @@ from multiaddr import Multiaddr
 from citizen.errors import (
     CertificateError,
     CitizenError,
-    ConfigError,
     InviteError,
     NotAuthorizedError,
     RemoteProtocolError,
@@ -41,9 +40,9 @@ from citizen.store.friends import Friend, FriendDevice, FriendStore
 from citizen.store.household import HouseholdDevice, HouseholdStore
 from citizen.sync import pair_codec, rendezvous
 from citizen.sync.framing import read_frame, write_frame
+from citizen.sync.friend_finder import FriendFinder
 from citizen.sync.host import FriendGate, advertised_addrs
 from citizen.sync.pairing import Me, NewFriend, check_accept, check_request, make_request
-from citizen.sync.rendezvous_state import friendship_namespaces
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,6 @@ DIAL_TIMEOUT = 10.0
 HELLO_TIMEOUT = 15.0
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 30.0
-REGISTER_EVERY = 600.0
 
 PeerCallback = Callable[[DeviceId, HouseholdId], Awaitable[None]]
 
@@ -114,8 +112,7 @@ class FriendsService:
         self._backoff: dict[DeviceId, _Backoff] = {}
         self._nursery: trio.Nursery | None = None
         self._wake = trio.Event()
-        self._registered_addrs: list[str] = []
-        self._points = [_point(p) for p in rendezvous_points]
+        self.finder = FriendFinder(host, lambda: self._addrs(), rendezvous_points)
         self._addrs: Callable[[], list[str]] = lambda: advertised_addrs(host)
         self._connect: Callable[[ID, list[str]], Awaitable[object]] | None = None
         self._kind: Callable[[ID], str | None] = lambda _peer: None
@@ -506,7 +503,7 @@ class FriendsService:
         try:
             await self._dial(peer, addrs)
         except UnreachableError:
-            found = await self._lookup(friend, device.device)
+            found = await self.finder.lookup(list(self.online), friend, device.device)
             if not found:
                 backoff.next_try = trio.current_time() + backoff.delay
                 return
@@ -528,59 +525,11 @@ class FriendsService:
             return
         await self._hello_outbound(peer)
 
-    async def _lookup(self, friend: Friend, device: DeviceId) -> list[str]:
-        """Ask every connected friend device (and configured points) where `device` is now."""
-        for point in self._rendezvous_points():
-            for ns in friendship_namespaces(friend.secret, time.time()):
-                try:
-                    with trio.fail_after(DIAL_TIMEOUT):
-                        peers, _cookie = await rendezvous.discover(self.host, point, ns)
-                except Exception as exc:
-                    log.debug("rendezvous lookup at %s failed: %s", point, exc)
-                    continue
-                for info in peers:
-                    if info.peer_id.to_base58() == device and info.addrs:
-                        log.info("found %s at %s via rendezvous", device, point)
-                        return [str(a) for a in info.addrs]
-        return []
-
-    def _rendezvous_points(self) -> list[ID]:
-        points = [ID.from_base58(d) for d in self.online]
-        return points + [p for p, _ in self._points if p not in points]
-
     async def _register_loop(self) -> None:
-        registered_at: dict[DeviceId, float] = {}
         while True:
-            addrs = self._addrs()
-            if addrs != self._registered_addrs:
-                registered_at.clear()  # our addresses changed: register everywhere again
-                self._registered_addrs = addrs
-            now = trio.current_time()
-            friends = await self.store.list()
-            for device in list(self.online):
-                if now - registered_at.get(device, -REGISTER_EVERY) < REGISTER_EVERY:
-                    continue
-                registered_at[device] = now
-                self._nursery_start(self._register_at, ID.from_base58(device), friends)
-            for point, addrs_of_point in self._points:
-                key = DeviceId(point.to_base58())
-                if now - registered_at.get(key, -REGISTER_EVERY) >= REGISTER_EVERY:
-                    registered_at[key] = now
-                    self.host.get_peerstore().add_addrs(point, addrs_of_point, 3600)
-                    self._nursery_start(self._register_at, point, friends)
+            await self.finder.register_round(list(self.online), await self.store.list())
             with trio.move_on_after(5):
                 await self._wake.wait()
-
-    async def _register_at(self, point: ID, friends: list[Friend]) -> None:
-        addrs = [Multiaddr(a) for a in self._addrs()]
-        for friend in friends:
-            for ns in friendship_namespaces(friend.secret, time.time()):
-                try:
-                    with trio.fail_after(DIAL_TIMEOUT):
-                        await rendezvous.register(self.host, point, ns, addrs=addrs)
-                except Exception as exc:
-                    log.debug("rendezvous register at %s failed: %s", point, exc)
-                    return
 
     # -- listing and removal -----------------------------------------------------------
 
@@ -641,16 +590,3 @@ def _friend_row(
         devices=(FriendDevice(cert.device, hh, cert.name, cert.raw, addrs, now),),
         sas=" ".join(friend.sas),
     )
-
-
-def _point(text: str) -> tuple[ID, list[Multiaddr]]:
-    from libp2p.peer.peerinfo import info_from_p2p_addr
-
-    try:
-        info = info_from_p2p_addr(Multiaddr(text))
-    except Exception as exc:
-        raise ConfigError(
-            f"The rendezvous point {text!r} is not a multiaddr with /p2p/PEERID.",
-            "Fix network.rendezvous_points in config.toml.",
-        ) from exc
-    return info.peer_id, list(info.addrs)

@@ -151,4 +151,3 @@ def two_homes_and_public() -> Iterator[Topology]:
         yield topo
     finally:
         topo.close()
-

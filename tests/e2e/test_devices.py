@@ -66,8 +66,6 @@ def test_enroll_sync_and_revoke(make_daemon: Callable[[str], Daemon]) -> None:
     laptop.stop()
     seen = len(pi.log())
     laptop.start()
-    wait_until(
-        lambda: "This device was revoked" in pi.log()[seen:], "the pi to refuse the laptop"
-    )
+    wait_until(lambda: "This device was revoked" in pi.log()[seen:], "the pi to refuse the laptop")
     assert not (friend_named(laptop, "friend") or {}).get("online")
     assert _device(pi, "laptop") is None

@@ -167,7 +167,7 @@ def test_acknowledged_changes_survive_kill_9(make_daemon: Callable[[str], Daemon
         worker = threading.Thread(target=burst)
         worker.start()
         target = len(acknowledged) + rng.randint(5, 150)
-        wait_until(lambda t=target: len(acknowledged) >= t or not worker.is_alive(), "writes")
+        wait_until(lambda t=target, w=worker: len(acknowledged) >= t or not w.is_alive(), "writes")
         assert a.proc is not None
         a.proc.kill()  # kill -9 at a random point of the burst
         a.proc.wait()

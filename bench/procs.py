@@ -92,6 +92,9 @@ class BenchDaemon:
 
     def init(self) -> None:
         self.json("init", "--name", self.name, "--device-name", f"{self.name}-pi")
+        # benchmarks never multicast on the machine's real network: mDNS off
+        config = self.data_dir / "config.toml"
+        config.write_text(config.read_text().replace("mdns = true", "mdns = false"))
 
     def launch(self, env: dict[str, str] | None = None) -> None:
         """Start `citizen run` without waiting; `wait_ready` measures from here."""

@@ -222,7 +222,7 @@ class Node:
 
         assert self.friend_store is not None
         listen = self.options.listen or self.config.listen
-        host = new_host(bytes(self.device_key), listen)
+        host = new_host(bytes(self.device_key), listen, mdns=self.config.mdns)
         self.host = host
         store = self.friend_store
         # late-bound: the gate asks the friends service, which is built next

@@ -56,10 +56,19 @@ class Daemon:
         return json.loads(self.cli(*args, input=input, env=env).stdout)
 
     def init(self, *extra: str) -> Any:
-        return self.json("init", "--name", self.name, "--device-name", f"{self.name}-pi", *extra)
+        created = self.json("init", "--name", self.name, "--device-name", f"{self.name}-pi", *extra)
+        self.no_mdns()
+        return created
+
+    def no_mdns(self) -> None:
+        """Tests never multicast on the machine's real network: mDNS off."""
+        config = self.data_dir / "config.toml"
+        if config.exists():
+            config.write_text(config.read_text().replace("mdns = true", "mdns = false"))
 
     def start(self, *extra: str, port: int = 0) -> None:
         assert self.proc is None
+        self.no_mdns()
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
             [

@@ -42,8 +42,13 @@ def key_pair_from_seed(seed: bytes) -> KeyPair:
     return KeyPair(private, private.get_public_key())
 
 
-def new_host(seed: bytes, listen: Iterable[str]) -> IHost:
-    """A host keyed by the device seed, Noise + Yamux only, no default protocols served."""
+def new_host(seed: bytes, listen: Iterable[str], *, mdns: bool = False) -> IHost:
+    """A host keyed by the device seed, Noise + Yamux only, no default protocols served.
+
+    With `mdns`, py-libp2p's mDNS advertises the device on the LAN and puts the
+    devices it hears of into the peerstore, where the friends service looks for
+    a friend's current LAN address (strangers found this way are never dialed).
+    """
     key_pair = key_pair_from_seed(seed)
     noise = NoiseTransport(key_pair, noise_privkey=create_x25519().private_key)
     host = libp2p.new_host(
@@ -51,6 +56,7 @@ def new_host(seed: bytes, listen: Iterable[str]) -> IHost:
         sec_opt={TProtocol(NOISE_PROTOCOL_ID): noise},
         muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
         listen_addrs=[Multiaddr(a) for a in listen],
+        enable_mDNS=mdns,
     )
     # Identify is not served (see FriendGate) and not asked for either: asking a
     # peer that does not know us yet would look like a stranger probing it.

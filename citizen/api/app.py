@@ -37,8 +37,8 @@ _STATUS: dict[type[errors.CitizenError], int] = {
     errors.HouseholdKeyMissingError: 403,
     errors.PassphraseError: 403,
     errors.NotFoundError: 404,
-    errors.QuotaError: 507,
-    errors.UnreachableError: 503,
+    errors.QuotaError: 413,
+    errors.UnreachableError: 409,
     errors.RemoteProtocolError: 502,
 }
 

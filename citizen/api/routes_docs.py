@@ -116,7 +116,7 @@ def _op(
     status: str = "200",
     extra: tuple[str, ...] = ("400", "404"),
 ) -> dict[str, object]:
-    refs = {"400": "BadRequest", "403": "Forbidden", "404": "NotFound", "503": "Unavailable"}
+    refs = {"400": "BadRequest", "403": "Forbidden", "404": "NotFound", "409": "Unavailable"}
     op: dict[str, object] = {
         "tags": ["docs"],
         "summary": summary,
@@ -205,7 +205,7 @@ OPENAPI_PATHS: dict[str, dict[str, object]] = {
             "Share a doc with a friend as reader or writer (signs a grant).",
             "The grant.",
             body=_body(["friend", "role"], friend=_TEXT, role={"enum": ["reader", "writer"]}),
-            extra=("400", "403", "404", "503"),
+            extra=("400", "403", "404", "409"),
         )
     },
     "/v1/docs/{doc}/unshare": {
@@ -214,7 +214,7 @@ OPENAPI_PATHS: dict[str, dict[str, object]] = {
             "Stop sharing a doc with a friend (signs a revocation).",
             "Unshared.",
             body=_body(["friend"], friend=_TEXT),
-            extra=("400", "403", "404", "503"),
+            extra=("400", "403", "404", "409"),
         )
     },
 }

@@ -166,7 +166,6 @@ OPENAPI_PATHS: dict[str, dict[str, object]] = {
                 "404": {"$ref": "#/components/responses/NotFound"},
                 "409": {"$ref": "#/components/responses/Conflict"},
                 "502": {"$ref": "#/components/responses/BadGateway"},
-                "503": {"$ref": "#/components/responses/Unavailable"},
             },
         }
     },

@@ -19,7 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from citizen.api import routes_backup, routes_devices, routes_docs, routes_friends
+from citizen.api import (
+    routes_backup,
+    routes_devices,
+    routes_docs,
+    routes_friends,
+    routes_objects,
+)
 from citizen.api.context import ApiContext
 from citizen.api.metrics import CONTENT_TYPE, Metrics, ScrapeHook
 
@@ -45,8 +51,8 @@ ERROR_RESPONSES: dict[str, tuple[int, str]] = {
     "Conflict": (409, "The household identity does not allow this."),
     "InternalError": (500, "The daemon hit an internal error; see its log."),
     "BadGateway": (502, "A friend's device answered with something malformed."),
-    "Unavailable": (503, "Not enough friends could be reached now."),
-    "InsufficientStorage": (507, "A storage quota would be exceeded."),
+    "Unavailable": (409, "Not enough friends could be reached now."),
+    "InsufficientStorage": (413, "A storage quota would be exceeded."),
 }
 
 _JSON_OBJECT = {"application/json": {"schema": {"type": "object"}}}
@@ -123,6 +129,7 @@ OPENAPI_SOURCES: tuple[OpenApiPaths, ...] = (
     routes_docs.OPENAPI_PATHS,
     routes_backup.OPENAPI_PATHS,
     routes_devices.OPENAPI_PATHS,
+    routes_objects.OPENAPI_PATHS,
 )
 
 _ALWAYS = {"401": "Unauthorized", "500": "InternalError"}

@@ -102,7 +102,7 @@ def _op(summary: str, op_id: str, ok: str, *, body: bool = False) -> dict[str, o
             "200": {"description": ok, "content": {"application/json": {"schema": {}}}},
             "400": {"$ref": "#/components/responses/BadRequest"},
             "404": {"$ref": "#/components/responses/NotFound"},
-            "503": {"$ref": "#/components/responses/Unavailable"},
+            "409": {"$ref": "#/components/responses/Unavailable"},
         },
     }
     if body:

@@ -71,10 +71,9 @@ _BY_STATUS: dict[int, type[CitizenError]] = {
     401: NotAuthorizedError,
     403: NotAuthorizedError,
     404: NotFoundError,
-    413: UsageError,
+    409: UnreachableError,
+    413: QuotaError,
     502: RemoteProtocolError,
-    503: UnreachableError,
-    507: QuotaError,
 }
 
 

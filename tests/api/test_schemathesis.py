@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis.errors import Unsatisfiable
 
 schemathesis = pytest.importorskip(
     "schemathesis", reason="schemathesis is not installed (pip install -e '.[test]')"
@@ -78,7 +79,10 @@ def test_operation_conforms_to_the_document(
         )
         assert response.status_code != 401, "the token did not reach the daemon"
 
-    check()
+    try:
+        check()
+    except Unsatisfiable:
+        pytest.skip(f"no {mode.value} input can be generated for {method.upper()} {path}")
 
 
 def test_a_response_off_the_document_is_caught(daemon_api: TcpApi) -> None:

@@ -199,7 +199,10 @@ def test_quota_refusal_places_elsewhere(
     )
     # four households hold the five share numbers: evicting would be unsafe, so it is refused
     refused = owner.cli("evict", object_id, check=False)
-    assert refused.returncode == 1 and "under-replicated" in refused.stderr
+    assert refused.returncode == 1 and "under-replicated" in refused.stderr, (
+        refused,
+        owner.log()[-3000:],
+    )
     assert _get(owner, object_id, tmp_path / "out.bin") == data
     log = small.log()
     assert "Traceback" not in log

@@ -39,7 +39,7 @@ def test_a_subclass_defined_later_is_found() -> None:
     ("status", "body", "kind"),
     [
         (404, {"error": "brand_new_code", "message": "m", "hint": "h"}, errors.NotFoundError),
-        (507, {"error": "brand_new_code", "message": "m"}, errors.QuotaError),
+        (413, {"error": "brand_new_code", "message": "m"}, errors.QuotaError),
         (418, {"error": "brand_new_code", "message": "m"}, errors.CitizenError),
         (404, None, errors.NotFoundError),
         (400, [1, 2], errors.UsageError),

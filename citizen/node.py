@@ -13,7 +13,9 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +47,7 @@ class NodeOptions:
     listen: tuple[str, ...] | None = None  # overrides config
     offline: bool = False  # no network at all: local API only
     passphrase: str | None = None
+    handle_signals: bool = True  # False when embedded in an app (`Node.open_embedded`)
 
 
 class Node:
@@ -117,7 +120,8 @@ class Node:
             self._make_local_services(self.db)
             try:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._watch_signals, nursery.cancel_scope)
+                    if self.options.handle_signals:
+                        nursery.start_soon(self._watch_signals, nursery.cancel_scope)
                     if not self.options.offline:
                         await nursery.start(self._run_network)
                     token = load_or_create_token(self.data_dir / TOKEN_NAME)
@@ -139,6 +143,29 @@ class Node:
         finally:
             lock.release()
             log.info("daemon stopped")
+
+    # -- embedded in an app (citizen_sdk.open_embedded_node) --------------------------
+
+    @classmethod
+    @asynccontextmanager
+    async def open_embedded(cls, options: NodeOptions) -> AsyncIterator[Node]:
+        """Run a node in the current trio loop, without signal handling; yield it once ready.
+
+        Ready means what it means for `run()`: the network (unless offline) and
+        the local API socket are up. Leaving the block stops the node.
+
+        Raises:
+            CitizenError: the node could not start (as `run()`; trio may wrap it
+                in an ExceptionGroup).
+        """
+        node = cls(replace(options, handle_signals=False))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(node.run)
+            await node.ready.wait()
+            try:
+                yield node
+            finally:
+                node.stop()
 
     def _make_local_services(self, db: Database) -> None:
         """Services that work without the network (the local API uses them offline too)."""

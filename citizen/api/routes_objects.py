@@ -58,6 +58,13 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
     async def evict_object(request: Request) -> JSONResponse:
         return JSONResponse(await ctx.service("objects").evict(request.path_params["object_id"]))
 
+    async def restore_object(request: Request) -> JSONResponse:
+        from citizen.sync.objects_restore import keep_local
+
+        return JSONResponse(
+            await keep_local(ctx.service("objects"), request.path_params["object_id"])
+        )
+
     async def verify(request: Request) -> JSONResponse:
         from citizen.sync.objects_repair import verify as run_verify
 
@@ -89,6 +96,7 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         Route("/v1/objects/{object_id}", get_object, methods=["GET"]),
         Route("/v1/objects/{object_id}", remove_object, methods=["DELETE"]),
         Route("/v1/objects/{object_id}/evict", evict_object, methods=["POST"]),
+        Route("/v1/objects/{object_id}/restore", restore_object, methods=["POST"]),
         Route("/v1/storage", storage, methods=["GET"]),
     ]
 
@@ -149,6 +157,12 @@ OPENAPI_PATHS: dict[str, dict[str, object]] = {
             **_op("Delete an object here and at its holders.", "removeObject", "Removed."),
             "parameters": [_OBJECT_ID],
         },
+    },
+    "/v1/objects/{object_id}/restore": {
+        "post": {
+            **_op("Fetch the object from friends into a local copy.", "restoreObject", "Done."),
+            "parameters": [_OBJECT_ID],
+        }
     },
     "/v1/objects/{object_id}/evict": {
         "post": {

@@ -67,6 +67,8 @@ class _Counting:
 
 
 def register(cli: click.Group) -> None:
+    register_restore(cli)
+
     @cli.command()
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--name", default=None, help="Name to record (default: the file's name).")
@@ -215,3 +217,41 @@ def register(cli: click.Group) -> None:
         under = data["under_replicated"]
         lines.append(f"Under-replicated objects: {', '.join(under) if under else 'none'}")
         out.emit(data, "\n".join(lines))
+
+
+def register_restore(cli: click.Group) -> None:
+    @cli.command()
+    @click.option("--lazy", is_flag=True, help="Fetch nothing now; `get` fetches on first use.")
+    @click.pass_obj
+    def restore(out: Out, lazy: bool) -> None:
+        """Bring every object back onto this device from friends (after a recovery)."""
+        client = LocalClient(out.data_dir)
+        listing = client.request("GET", "/v1/objects")
+        assert isinstance(listing, list)
+        missing = [o for o in listing if not o["local"]]
+        if lazy:
+            out.emit(
+                {"missing": len(missing), "restored": [], "failed": {}},
+                f"{len(missing)} objects stay with friends; `citizen get` fetches each on use.",
+            )
+            return
+        restored: list[str] = []
+        failed: dict[str, str] = {}
+        total = sum(int(o["size"]) for o in missing)
+        with _progress(out, total, "restore") as advance:
+            for o in missing:
+                try:
+                    client.request("POST", f"/v1/objects/{quote_path(o['object_id'])}/restore", {})
+                    restored.append(str(o["object_id"]))
+                except CitizenError as exc:
+                    failed[str(o["object_id"])] = exc.message
+                advance(int(o["size"]))  # type: ignore[operator]
+        out.emit(
+            {"restored": restored, "failed": failed},
+            f"Restored {len(restored)} objects"
+            + (f"; {len(failed)} could not be fetched yet (run again later)." if failed else "."),
+        )
+        if failed:
+            raise CitizenError(
+                f"{len(failed)} objects could not be fetched yet.", "Run again later."
+            )

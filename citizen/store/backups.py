@@ -120,8 +120,11 @@ def _restore(c: sqlite3.Connection, state: HouseholdState) -> None:
             )
     now = int(time.time() * 1000)
     for doc in state.docs:
+        # the backup wins over a doc this fresh device made before recovery finished
+        # (the household index, created empty on start-up with the same ID)
+        c.execute("DELETE FROM doc_changes WHERE doc_id = ?", (doc.doc_id,))
         c.execute(
-            "INSERT OR IGNORE INTO docs (doc_id, owner, title, snapshot, created, updated)"
+            "INSERT OR REPLACE INTO docs (doc_id, owner, title, snapshot, created, updated)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (doc.doc_id, doc.owner, doc.title, doc.snapshot, now, now),
         )

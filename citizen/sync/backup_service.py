@@ -33,7 +33,7 @@ from citizen.identity.backup import (
     sign_pointer,
     verify_pointer,
 )
-from citizen.ids import DeviceId, HouseholdId
+from citizen.ids import DeviceId, DocId, HouseholdId
 from citizen.store.backup_state import (
     DeviceState,
     DocState,
@@ -324,6 +324,8 @@ class BackupService:
                 await trio.sleep(5)
                 continue
             await self._backups.restore(state)
+            for doc in state.docs:
+                self.doc_cache.evict(DocId(doc.doc_id))  # reload the restored snapshot
             await self.friend_store.load()
             self.recovered_version = best[0].version
             self.recovering = {}

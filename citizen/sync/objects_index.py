@@ -82,6 +82,16 @@ def entry_from_value(value: object) -> IndexEntry:
     return IndexEntry(manifest, key, name, str(state), bad)
 
 
+def index_doc_id(household: HouseholdId) -> DocId:
+    """The household index doc's ID, derived from the household ID."""
+    import hashlib
+
+    import base58
+
+    digest = hashlib.blake2b(household.encode(), digest_size=16, person=b"citizen-index").digest()
+    return DocId(base58.b58encode(digest).decode())
+
+
 class HouseholdIndex:
     """Reads and writes entries of the household index doc (created on first use)."""
 
@@ -95,16 +105,15 @@ class HouseholdIndex:
         self._doc_id: DocId | None = None
 
     async def doc_id(self) -> DocId:
+        """The index doc: one ID per household, the same on every device, so a second
+        device or a recovered one syncs into the same doc instead of starting its own."""
         if self._doc_id is not None:
             return self._doc_id
-        found = await self._local.index_doc()
-        if found is None:
-            for info in await self._store.list_docs():
-                if info.title == INDEX_TITLE and info.owner == self._household:
-                    found = info.doc_id
-                    break
-        if found is None:
-            found = await self._store.create(self._household, INDEX_TITLE)
+        found = index_doc_id(self._household)
+        try:
+            await self._store.info(found)
+        except NotFoundError:
+            await self._store.create(self._household, INDEX_TITLE, doc_id=found)
         await self._local.set_index_doc(found)
         self._doc_id = found
         return found

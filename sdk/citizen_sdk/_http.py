@@ -9,7 +9,8 @@ or a timeout as `CitizenError` with a hint.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -115,10 +116,56 @@ class Channel:
         Raises:
             CitizenError: the daemon's error (by its code), or the connection failed.
         """
-        try:
+        with self.translated():
             response = await self._http.request(
                 method, path, json=dict(body) if body is not None else None
             )
+        return self._json_answer(response, f"{method} {path}")
+
+    async def upload(
+        self,
+        path: str,
+        content: AsyncIterator[bytes],
+        *,
+        params: Mapping[str, str],
+        size: int | None,
+    ) -> object:
+        """POST a streamed body (Content-Length when `size` is known); the JSON answer.
+
+        Raises:
+            CitizenError: the daemon's error (by its code), or the connection failed.
+        """
+        headers = {"Content-Type": "application/octet-stream"}
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        with self.translated():
+            response = await self._http.post(
+                path, content=content, params=dict(params), headers=headers
+            )
+        return self._json_answer(response, f"POST {path}")
+
+    @asynccontextmanager
+    async def download(self, path: str) -> AsyncIterator[httpx.Response]:
+        """GET `path` as a stream: the response, its status checked, its body not yet read.
+
+        Reading the body must happen inside `translated()` too (the connection
+        can break midway).
+
+        Raises:
+            CitizenError: the daemon's error (by its code), or the connection failed.
+        """
+        with self.translated():
+            async with self._http.stream("GET", path) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise error_for(response.status_code, _json_or_none(response.content))
+                yield response
+
+    @contextmanager
+    def translated(self) -> Iterator[None]:
+        """httpx failures inside the block leave as `CitizenError` subclasses."""
+        try:
+            yield
         except httpx.ConnectError as exc:
             if _caused_by(exc, PermissionError):
                 raise NotAuthorizedError(
@@ -138,18 +185,25 @@ class Channel:
                 f"Lost the connection to the daemon at {self.where}: {exc}.",
                 "Check that it is still running (`citizen status`).",
             ) from exc
-        try:
-            value: object = json.loads(response.content) if response.content else None
-        except ValueError:
-            value = None
+
+    def _json_answer(self, response: httpx.Response, what: str) -> object:
+        value = _json_or_none(response.content) if response.content else None
         if response.status_code >= 400:
             raise error_for(response.status_code, value)
         if value is None:
             raise RemoteProtocolError(
-                f"The daemon answered {method} {path} without a JSON body.",
+                f"The daemon answered {what} without a JSON body.",
                 "Update citizen_sdk or the daemon.",
             )
         return value
+
+
+def _json_or_none(content: bytes) -> object:
+    try:
+        value: object = json.loads(content)
+    except ValueError:
+        return None
+    return value
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

@@ -8,92 +8,18 @@ keeps working against a newer daemon.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from citizen.errors import RemoteProtocolError
 from citizen.ids import DeviceId, DocId, HouseholdId
-
-_WHAT = "the daemon's answer"
-
-
-def _map(value: object, what: str = _WHAT) -> Mapping[str, object]:
-    if not isinstance(value, dict):
-        raise RemoteProtocolError(
-            f"{what} is not a JSON object.", "Update citizen_sdk or the daemon."
-        )
-    return value
-
-
-def _field(m: Mapping[str, object], key: str) -> object:
-    try:
-        return m[key]
-    except KeyError:
-        raise RemoteProtocolError(
-            f"{_WHAT} lacks the field {key!r}.", "Update citizen_sdk or the daemon."
-        ) from None
-
-
-def _wrong(key: str, kind: str) -> RemoteProtocolError:
-    return RemoteProtocolError(
-        f"In {_WHAT}, {key!r} is not {kind}.", "Update citizen_sdk or the daemon."
-    )
-
-
-def _str(m: Mapping[str, object], key: str) -> str:
-    value = _field(m, key)
-    if not isinstance(value, str):
-        raise _wrong(key, "a string")
-    return value
-
-
-def _int(m: Mapping[str, object], key: str) -> int:
-    value = _field(m, key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _wrong(key, "an integer")
-    return value
-
-
-def _opt_int(m: Mapping[str, object], key: str) -> int | None:
-    value = m.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _wrong(key, "an integer or null")
-    return value
-
-
-def _float(m: Mapping[str, object], key: str) -> float:
-    value = _field(m, key)
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise _wrong(key, "a number")
-    return float(value)
-
-
-def _bool(m: Mapping[str, object], key: str) -> bool:
-    value = _field(m, key)
-    if not isinstance(value, bool):
-        raise _wrong(key, "true or false")
-    return value
-
-
-def _strs(
-    m: Mapping[str, object], key: str, default: tuple[str, ...] | None = None
-) -> tuple[str, ...]:
-    if default is not None and key not in m:
-        return default
-    value = _field(m, key)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _wrong(key, "a list of strings")
-    return tuple(value)
-
-
-def _list(value: object) -> list[object]:
-    if not isinstance(value, list):
-        raise RemoteProtocolError(
-            f"{_WHAT} is not a JSON list.", "Update citizen_sdk or the daemon."
-        )
-    return value
+from citizen_sdk._json import as_list as _list
+from citizen_sdk._json import as_map as _map
+from citizen_sdk._json import flag as _bool
+from citizen_sdk._json import integer as _int
+from citizen_sdk._json import number as _float
+from citizen_sdk._json import opt_integer as _opt_int
+from citizen_sdk._json import text as _str
+from citizen_sdk._json import texts as _strs
+from citizen_sdk._json import wrong as _wrong
 
 
 @dataclass(frozen=True, slots=True)

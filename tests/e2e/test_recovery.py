@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from collections.abc import Callable
@@ -34,6 +35,10 @@ def test_recover_from_friends_with_only_the_phrase(
 ) -> None:
     h = make_daemon("home")
     h.init()
+    # three friends hold 2-of-3 shares of each object
+    config = h.data_dir / "config.toml"
+    text = config.read_text().replace("k = 3", "k = 2").replace("n = 5", "n = 3")
+    config.write_text(text.replace("happiness = 0", "happiness = 3"))
     h.start()
     ports = {}
     friends = []
@@ -55,6 +60,11 @@ def test_recover_from_friends_with_only_the_phrase(
         h.json("doc", "set", doc, "items", "[]")
         h.json("doc", "append", doc, "items", '"first"')
     h.json("doc", "share", docs[0], "f1", "--role", "writer")
+    files = {}
+    for i, size in enumerate((10, 200_000, 1_500_000)):
+        path = tmp_path / f"file{i}.bin"
+        path.write_bytes(os.urandom(size))
+        files[h.json("put", str(path))["object_id"]] = path.read_bytes()
     first = _backup_everywhere(h, households)
 
     # f1 goes away and keeps the older backup; the others get a newer one
@@ -62,8 +72,11 @@ def test_recover_from_friends_with_only_the_phrase(
     f1.stop()
     h.json("doc", "append", docs[1], "items", '"after f1 left"')
     h.json("doc", "set", docs[2], "late", "true")
-    _backup_everywhere(h, households - {f1_household}, first)
     expected = {doc: h.json("doc", "show", doc) for doc in docs}
+    # `backup --now` seals everything committed so far; wait until f2 and f3 hold it
+    latest = h.json("backup", "--now")["version"]
+    assert latest > first
+    _backup_everywhere(h, households - {f1_household}, latest - 1)
     sheet = tmp_path / "sheet.json"
     h.json("key", "backup", "--sheet", str(sheet))
     household = h.status()["household"]
@@ -84,6 +97,21 @@ def test_recover_from_friends_with_only_the_phrase(
         after = new.json("doc", "show", doc)
         assert after["value"] == before["value"]
         assert after["heads"] == before["heads"]
+    # every object comes back: one fetched on first use, then all with `restore`
+    listed = {o["object_id"] for o in new.json("ls")}
+    assert listed == set(files)
+    lazy = sorted(files)[0]
+    out = tmp_path / "lazy.out"
+    new.json("get", lazy, "-o", str(out))
+    assert out.read_bytes() == files[lazy]
+    before = new.json("ls")
+    restored = new.json("restore")
+    assert set(restored["restored"]) == set(files) and not restored["failed"], before
+    for object_id, data in files.items():
+        got = tmp_path / f"{object_id}.out"
+        new.json("get", object_id, "-o", str(got))
+        assert got.read_bytes() == data
+    assert all(o["local"] for o in new.json("ls"))
     # the shared doc keeps replicating with the friend after recovery
     new.json("doc", "set", docs[0], "after_recovery", "true")
     wait_until(

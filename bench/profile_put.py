@@ -8,9 +8,11 @@ Usage::
 Starts the same cluster as the `objects` section (owner + 5 friends on
 127.0.0.1, 3-of-5), then puts a random file of `--mib` MiB through the
 owner's local API while `py-spy record` samples the owner and friend f0 (all
-threads, 250 Hz, native frames off). Writes `owner.txt` / `friend.txt`
-(collapsed stacks, flamegraph input) and `owner.svg` / `friend.svg` into
-`--out`, and prints the top functions by own and by inclusive samples.
+threads, 250 Hz, by default only the thread holding the GIL: on a machine
+where 7 processes share 2 cores, wall-clock samples also count threads that
+are runnable but waiting for a core). Writes `owner.txt` / `friend.txt` into `--out`: collapsed
+stacks, which https://www.speedscope.app or flamegraph.pl draw; and prints the
+top functions by own and by inclusive samples.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ from bench.figures import Context  # noqa: E402
 from bench.objects import MIB, Cluster, _random_file, put_file  # noqa: E402
 
 
-def _spy(pid: int, out: Path, fmt: str, seconds: int) -> subprocess.Popen[bytes]:
+def _spy(pid: int, out: Path, seconds: int, gil: bool) -> subprocess.Popen[bytes]:
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     return subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--rate", "250", "--threads", "--format", fmt]
-        + ["--output", str(out), "--duration", str(seconds), "--nonblocking"],
+        [spy, "record", "--pid", str(pid), "--rate", "250", "--threads", "--format", "raw"]
+        + ["--output", str(out), "--duration", str(seconds), "--nonblocking"]
+        + (["--gil"] if gil else []),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -72,6 +75,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--mib", type=int, default=256)
     parser.add_argument("--out", type=Path, default=Path("/tmp/put-profile"))
+    parser.add_argument(
+        "--wall",
+        dest="gil",
+        action="store_false",
+        help="sample every running thread (wall clock) instead of only the one holding the GIL",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="citizen-profile-"))
@@ -89,8 +98,7 @@ def main() -> int:
         spies = []
         for d, name in ((cluster.owner, "owner"), (cluster.friends[0], "friend")):
             assert d.proc is not None
-            for fmt, ext in (("raw", "txt"), ("flamegraph", "svg")):
-                spies.append(_spy(d.proc.pid, args.out / f"{name}.{ext}", fmt, seconds))
+            spies.append(_spy(d.proc.pid, args.out / f"{name}.txt", seconds, args.gil))
         time.sleep(1.0)
         began = time.perf_counter()
         put_file(cluster.owner, path)

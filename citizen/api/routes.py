@@ -9,6 +9,7 @@ from citizen.api import (
     routes_devices,
     routes_docs,
     routes_docsync,
+    routes_events,
     routes_friends,
     routes_meta,
     routes_objects,
@@ -25,4 +26,5 @@ def api_routes(ctx: ApiContext) -> list[BaseRoute]:
         *routes_devices.routes(ctx),
         *routes_meta.routes(ctx),
         *routes_objects.routes(ctx),
+        *routes_events.routes(ctx),
     ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -403,6 +403,8 @@ class DocCache:
         self._store = store
         self._docs: dict[DocId, Document] = {}
         self._locks: dict[DocId, trio.Lock] = {}
+        #: awaited after each committed local mutation (replication, backups, events)
+        self.on_local_change: list[Callable[[DocId], Awaitable[None]]] = []
 
     async def get(self, doc_id: DocId) -> Document:
         """The cached doc, loading it on first use (concurrent callers share one load).
@@ -439,6 +441,9 @@ class DocCache:
         doc = await self.get(doc_id)
         changes = edit(doc)
         await self.persist(doc_id, changes)
+        if changes:
+            for listener in self.on_local_change:
+                await listener(doc_id)
         return changes
 
     async def persist(self, doc_id: DocId, changes: list[bytes]) -> None:

@@ -61,6 +61,12 @@ class DocsService:
         )
         self._changed = trio.Event()
         self.change_counter = 0
+        cache.on_local_change.append(self._local_change)
+
+    async def _local_change(self, doc_id: DocId) -> None:
+        """Any local commit (CLI, SDK, the objects index): tell listeners, push to peers."""
+        self._notify()
+        await self.replicator.changed(doc_id)
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -261,10 +267,7 @@ class DocsService:
                 "You may only read this doc; its owner shared it read-only.",
                 "Ask the owner to share it with you as writer.",
             )
-        changes = await self.cache.mutate(doc_id, edit)
-        if changes:
-            self._notify()
-            await self.replicator.changed(doc_id)
+        await self.cache.mutate(doc_id, edit)  # pushed on by _local_change
         doc = await self.cache.get(doc_id)
         return {"doc_id": doc_id, "heads": sorted(h.hex() for h in doc.get_heads())}
 

@@ -8,8 +8,15 @@
         for friend in await c.friends.list():
             print(friend.name, friend.online)
 
+        ref = await c.objects.put("photo.jpg", progress=print)
+        async for event in c.events():             # friends online/offline, docs changed
+            print(event)
+
     with citizen_sdk.connect_sync() as c:           # plain scripts
         print(c.status().household)
+
+    async with citizen_sdk.open_embedded_node(data_dir, name="The Okafors") as c:
+        ...                                         # a node in this process, same client
 
 Errors are the daemon's own `CitizenError` subclasses (`NotFoundError`,
 `InviteError`, ...), re-exported here.
@@ -17,8 +24,9 @@ Errors are the daemon's own `CitizenError` subclasses (`NotFoundError`,
 
 from __future__ import annotations
 
-from citizen_sdk.client import Client, Friends, Invites, Objects, connect
+from citizen_sdk.client import Client, Friends, Invites, connect
 from citizen_sdk.docs import DocHandle, Docs
+from citizen_sdk.embedded import open_embedded_node
 from citizen_sdk.errors import (
     CitizenError,
     ConfigError,
@@ -34,8 +42,32 @@ from citizen_sdk.errors import (
     UnreachableError,
     UsageError,
 )
+from citizen_sdk.events import (
+    DeviceOffline,
+    DeviceOnline,
+    DocChanged,
+    Event,
+    EventStream,
+    FriendOffline,
+    FriendOnline,
+    OtherEvent,
+)
+from citizen_sdk.object_types import (
+    EvictedObject,
+    HeldByFriend,
+    HeldForFriend,
+    HolderCheck,
+    ObjectCheck,
+    ObjectRef,
+    RemovedObject,
+    RepairedObject,
+    RepairReport,
+    ShareProblem,
+    Storage,
+)
+from citizen_sdk.objects import ObjectReader, Objects, Progress
 from citizen_sdk.proxy import ListProxy, MapProxy
-from citizen_sdk.sync import SyncClient, connect_sync
+from citizen_sdk.sync import SyncClient, SyncDocHandle, SyncDocs, SyncObjects, connect_sync
 from citizen_sdk.types import (
     DocInfo,
     DocShare,
@@ -54,14 +86,25 @@ __all__ = [
     "Client",
     "ConfigError",
     "DaemonNotRunningError",
+    "DeviceOffline",
+    "DeviceOnline",
+    "DocChanged",
     "DocClosedError",
     "DocHandle",
     "DocInfo",
     "DocShare",
     "Docs",
+    "Event",
+    "EventStream",
+    "EvictedObject",
     "Friend",
     "FriendDevice",
+    "FriendOffline",
+    "FriendOnline",
     "Friends",
+    "HeldByFriend",
+    "HeldForFriend",
+    "HolderCheck",
     "IdentityError",
     "Invite",
     "InviteError",
@@ -71,17 +114,31 @@ __all__ = [
     "MapProxy",
     "NotAuthorizedError",
     "NotFoundError",
+    "ObjectCheck",
+    "ObjectReader",
+    "ObjectRef",
     "Objects",
+    "OtherEvent",
     "Pairing",
+    "Progress",
     "ProtocolError",
     "QuotaError",
     "RemoteProtocolError",
     "RemovedFriend",
+    "RemovedObject",
+    "RepairReport",
+    "RepairedObject",
+    "ShareProblem",
     "SharedDoc",
     "Status",
+    "Storage",
     "SyncClient",
+    "SyncDocHandle",
+    "SyncDocs",
+    "SyncObjects",
     "UnreachableError",
     "UsageError",
     "connect",
     "connect_sync",
+    "open_embedded_node",
 ]

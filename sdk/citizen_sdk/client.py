@@ -1,8 +1,9 @@
 """The async client apps use: `async with connect() as c:` then `c.friends`, `c.invites`, ....
 
 Works under trio and asyncio alike (httpx on anyio). Each area of the
-daemon is one attribute holding a small class, so `c.friends.list()` reads as
-what it does and new areas (docs, objects) slot in beside the others.
+daemon is one attribute holding a small class (`c.friends`, `c.invites`,
+`c.docs`, `c.objects`), so `c.friends.list()` reads as what it does;
+`c.events()` streams what happens.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from anyio.abc import TaskGroup
 
 from citizen_sdk._http import DEFAULT_TIMEOUT, Channel, path_part
 from citizen_sdk.docs import Docs
+from citizen_sdk.events import EventStream
+from citizen_sdk.objects import Objects
 from citizen_sdk.types import (
     Friend,
     Invite,
@@ -86,17 +89,6 @@ class Invites:
         return Pairing.from_json(await self._channel.call("POST", "/v1/invites/accept", body))
 
 
-class Objects:
-    """Files stored erasure-coded across friends.
-
-    The methods (put, get, list, repair) arrive with the daemon's `/v1/objects`
-    endpoints; until then this area has none.
-    """
-
-    def __init__(self, channel: Channel) -> None:
-        self._channel = channel
-
-
 class Client:
     """One connection to a household daemon.
 
@@ -113,6 +105,7 @@ class Client:
         self.invites = Invites(channel)
         self.docs = Docs(channel, tasks)
         self.objects = Objects(channel)
+        self._event_streams: set[EventStream] = set()
 
     @property
     def where(self) -> str:
@@ -123,8 +116,21 @@ class Client:
         """This device: household, device, listen addresses, uptime, friend count."""
         return Status.from_json(await self._channel.call("GET", "/v1/status"))
 
+    def events(self) -> EventStream:
+        """Events as they happen: friends online/offline, docs changed.
+
+        ``async for event in c.events():``, or ``async with c.events() as events:``
+        to be connected before the block starts (no later event is missed).
+        See `citizen_sdk.events`.
+        """
+        stream = EventStream(self._channel, self._event_streams.discard)
+        self._event_streams.add(stream)
+        return stream
+
     async def aclose(self) -> None:
-        """Close open docs and the connection (done for you by `async with connect()`)."""
+        """Close open docs, event streams and the connection (done by `async with connect()`)."""
+        for stream in list(self._event_streams):
+            await stream.aclose()
         await self.docs.aclose()
         await self._channel.aclose()
 

@@ -21,17 +21,21 @@ from citizen_sdk._json import wrong as _wrong
 
 
 def _int_map(value: object, key: str) -> dict[str, int]:
-    m = _map(value if value is not None else {})
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in m.values()):
-        raise _wrong(key, "a map of integers")
-    return {k: int(str(v)) for k, v in m.items()}
+    out: dict[str, int] = {}
+    for k, v in _map(value if value is not None else {}).items():
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise _wrong(key, "a map of integers")
+        out[k] = v
+    return out
 
 
 def _ints(value: object, key: str) -> tuple[int, ...]:
-    items = _list(value)
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-        raise _wrong(key, "a list of integers")
-    return tuple(int(str(v)) for v in items)
+    out: list[int] = []
+    for v in _list(value):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise _wrong(key, "a list of integers")
+        out.append(v)
+    return tuple(out)
 
 
 def _share_number(text: str, key: str) -> int:

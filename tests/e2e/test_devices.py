@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tests.daemons import Daemon, friend_named, pair, wait_until
@@ -22,15 +24,23 @@ def _value(d: Daemon, doc: str) -> Any:
     return json.loads(result.stdout)["value"] if result.returncode == 0 else None
 
 
-def test_enroll_sync_and_revoke(make_daemon: Callable[[str], Daemon]) -> None:
+def test_enroll_sync_and_revoke(make_daemon: Callable[[str], Daemon], tmp_path: Path) -> None:
     pi = make_daemon("pi")
     pi.init()
+    config = pi.data_dir / "config.toml"  # two friends hold 1-of-2 shares
+    text = config.read_text().replace("k = 3", "k = 1").replace("n = 5", "n = 2")
+    config.write_text(text.replace("happiness = 0", "happiness = 2"))
     pi.start()
     friend = make_daemon("friend")
     friend.init()
     friend.start()
+    other = make_daemon("other")
+    other.init()
+    other.start()
     pair(pi, friend)
+    pair(pi, other)
     wait_until(lambda: (friend_named(pi, "friend") or {}).get("online"), "friend online")
+    wait_until(lambda: (friend_named(pi, "other") or {}).get("online"), "other online")
 
     code = pi.json("device", "add")["code"]
     laptop = make_daemon("laptop")
@@ -53,6 +63,17 @@ def test_enroll_sync_and_revoke(make_daemon: Callable[[str], Daemon]) -> None:
     wait_until(lambda: _value(pi, doc) == {"where": "sea"}, "laptop's doc on the pi")
     pi.json("doc", "set", doc, "when", '"july"')
     wait_until(lambda: _value(laptop, doc) == {"where": "sea", "when": "july"}, "pi's edit")
+
+    # a file put on the pi is listed on the laptop and readable there (from friends)
+    data = os.urandom(300_000)
+    (tmp_path / "photo.jpg").write_bytes(data)
+    object_id = pi.json("put", str(tmp_path / "photo.jpg"))["object_id"]
+    wait_until(
+        lambda: object_id in {o["object_id"] for o in laptop.json("ls")}, "the laptop lists it"
+    )
+    wait_until(lambda: (friend_named(laptop, "other") or {}).get("online"), "laptop to other")
+    laptop.json("get", object_id, "-o", str(tmp_path / "copy.jpg"))
+    assert (tmp_path / "copy.jpg").read_bytes() == data
 
     # a device without the household key says so when asked to do what needs it
     refused = laptop.cli("device", "add", check=False)

@@ -1,0 +1,192 @@
+"""Local API: the events WebSocket, ``/v1/events``: friends coming and going, docs changing.
+
+The daemon sends text frames only, each one JSON object with a ``type``:
+
+- ``{"type": "friend_online", "household", "device"}``: a device of a friend
+  household connected and said hello; ``friend_offline`` when its last
+  connection closed (or the friend was removed).
+- ``{"type": "device_online", "household", "device"}`` and ``device_offline``:
+  the same for another device of our own household.
+- ``{"type": "doc_changed", "doc_id"}``: a change to the doc was committed here
+  (by an app, the CLI, or a friend's device), or the doc appeared (created
+  here, or shared with us). Changes close together may come as one event;
+  read the doc for its state.
+
+Objects are not reported yet: the objects service announces nothing when an
+object's state changes. Frames from the app are ignored. An app that reads
+events too slowly to keep up is disconnected with close code 1013 (try again
+later); events are not stored, so after reconnecting it reads current state.
+
+Refusals before the handshake are HTTP error answers with the JSON error body
+(the bearer token on TCP, as for every route). Like the doc sync socket this
+route is not in the OpenAPI document; this docstring is its reference.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import trio
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from citizen.api.context import ApiContext
+from citizen.errors import CitizenError
+from citizen.ids import DeviceId, DocId, HouseholdId
+from citizen.sync.docs_service import DocsService
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, object]
+
+#: events waiting for one app before it counts as too slow
+MAX_QUEUED = 1024
+CLOSE_TRY_AGAIN_LATER = 1013
+
+
+class EventHub:
+    """Fans the friends service's callbacks out to every open events socket.
+
+    The friends service cannot forget a callback, so the hub registers once
+    (on the first socket) and keeps a set of subscribers instead.
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: set[trio.MemorySendChannel[Event]] = set()
+        self._attached: object | None = None
+        self._households: dict[DeviceId, HouseholdId] = {}
+        self._own: HouseholdId | None = None
+
+    def attach(self, ctx: ApiContext) -> None:
+        """Listen to the friends service, if it runs and the hub does not listen yet."""
+        friends = ctx.services.get("friends")
+        if friends is None or friends is self._attached:
+            return
+        self._attached = friends
+        self._own = friends.household
+        friends.on_peer_ready(self._ready)
+        friends.on_peer_gone(self._gone)
+
+    @contextmanager
+    def subscribed(self, send: trio.MemorySendChannel[Event]) -> Iterator[None]:
+        self._subscribers.add(send)
+        try:
+            yield
+        finally:
+            self._subscribers.discard(send)
+
+    def publish(self, event: Event) -> None:
+        """Queue `event` for every subscriber; one that is full is dropped (closed)."""
+        for send in list(self._subscribers):
+            try:
+                send.send_nowait(event)
+            except trio.WouldBlock:
+                self._subscribers.discard(send)
+                send.close()
+            except trio.ClosedResourceError:
+                self._subscribers.discard(send)
+
+    async def _ready(self, device: DeviceId, household: HouseholdId) -> None:
+        self._households[device] = household
+        kind = "device_online" if household == self._own else "friend_online"
+        self.publish({"type": kind, "household": household, "device": device})
+
+    def _gone(self, device: DeviceId) -> None:
+        household = self._households.pop(device, None)
+        if household is None:
+            return  # never said hello (or already reported gone)
+        kind = "device_offline" if household == self._own else "friend_offline"
+        self.publish({"type": kind, "household": household, "device": device})
+
+
+DocVersions = dict[DocId, tuple[datetime, int]]
+
+
+async def _doc_versions(docs: DocsService) -> DocVersions:
+    return {info.doc_id: (info.updated, info.n_changes) for info in await docs.store.list_docs()}
+
+
+async def _watch_docs(
+    docs: DocsService, send: trio.MemorySendChannel[Event], versions: DocVersions, seen: int
+) -> None:
+    """Forever: after each committed change, one `doc_changed` per doc that differs."""
+    while True:
+        # No checkpoint between this check and waiting: no change is missed.
+        if docs.change_counter == seen:
+            await docs.wait_changed()
+        seen = docs.change_counter
+        now = await _doc_versions(docs)
+        for doc_id, version in now.items():
+            if versions.get(doc_id) != version:
+                await send.send({"type": "doc_changed", "doc_id": doc_id})
+        versions = now
+
+
+async def _forward(ws: WebSocket, receive: trio.MemoryReceiveChannel[Event]) -> None:
+    """Send each queued event; returns when the hub dropped this app as too slow."""
+    async for event in receive:
+        await ws.send_text(json.dumps(event))
+
+
+async def _until_disconnect(ws: WebSocket) -> None:
+    while (await ws.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def _serve(ws: WebSocket, ctx: ApiContext, hub: EventHub) -> None:
+    hub.attach(ctx)
+    docs: DocsService | None = ctx.services.get("docs")
+    send, receive = trio.open_memory_channel[Event](MAX_QUEUED)
+    # Subscribe and take the docs baseline before accepting: once the app's
+    # handshake is done, every later event reaches it.
+    versions = await _doc_versions(docs) if docs is not None else {}
+    seen = docs.change_counter if docs is not None else 0
+    too_slow = False
+    with hub.subscribed(send):
+        await ws.accept()
+        async with trio.open_nursery() as nursery:
+
+            async def forward() -> None:
+                nonlocal too_slow
+                try:
+                    await _forward(ws, receive)
+                    too_slow = True
+                except (WebSocketDisconnect, OSError, RuntimeError):
+                    pass
+                nursery.cancel_scope.cancel()
+
+            async def watch_docs(service: DocsService) -> None:
+                try:
+                    await _watch_docs(service, send, versions, seen)
+                except trio.ClosedResourceError:
+                    pass  # dropped as too slow; forward() ends the socket
+                except CitizenError as exc:
+                    log.warning("events socket stopped watching docs: %s", exc)
+
+            nursery.start_soon(forward)
+            if docs is not None:
+                nursery.start_soon(watch_docs, docs)
+            try:
+                await _until_disconnect(ws)
+            except WebSocketDisconnect:
+                pass
+            nursery.cancel_scope.cancel()
+    if too_slow:
+        log.info("closing an app's events socket: it read events too slowly")
+        try:
+            await ws.close(CLOSE_TRY_AGAIN_LATER, "events came faster than the app read them")
+        except (RuntimeError, OSError, WebSocketDisconnect):
+            pass
+
+
+def routes(ctx: ApiContext) -> list[BaseRoute]:
+    hub = EventHub()
+
+    async def events(ws: WebSocket) -> None:
+        await _serve(ws, ctx, hub)
+
+    return [WebSocketRoute("/v1/events", events)]

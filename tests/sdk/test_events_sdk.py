@@ -1,0 +1,105 @@
+"""`c.events()` against real daemons: friends online/offline, doc changes; trio and asyncio."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import citizen_sdk
+import pytest
+import sniffio
+
+from citizen.ids import DeviceId, DocId, HouseholdId
+from tests.daemons import Daemon
+
+BACKENDS = ["trio", "asyncio"]
+LIVE = 90  # bounds a hung test; the events themselves come in well under a second
+
+
+async def _next_matching(
+    events: citizen_sdk.EventStream, want: Callable[[citizen_sdk.Event], bool]
+) -> citizen_sdk.Event:
+    with anyio.fail_after(LIVE):
+        async for event in events:
+            if want(event):
+                return event
+    raise AssertionError("the event stream ended")
+
+
+async def _events(alpha: Path, beta: Path, backend: str) -> None:
+    assert sniffio.current_async_library() == backend
+    async with citizen_sdk.connect(alpha) as a, citizen_sdk.connect(beta) as b:
+        beta_id = (await b.status()).household
+        async with a.events() as events:
+            # a friend comes online: pairing connects its device
+            invite = await a.invites.create()
+            await b.invites.accept(invite.code)
+            online = await _next_matching(events, lambda e: isinstance(e, citizen_sdk.FriendOnline))
+            assert isinstance(online, citizen_sdk.FriendOnline)
+            assert online.household == beta_id and online.device == (await b.status()).device
+
+            # a doc appears, then changes: through the SDK and through another client
+            handle = await a.docs.create("Shopping")
+            changed = citizen_sdk.DocChanged(handle.doc_id)
+            await _next_matching(events, lambda e: e == changed)
+            await handle.change(lambda d: d.__setitem__("items", []))
+            await _next_matching(events, lambda e: e == changed)
+
+            # a second stream sees events from its opening on, independently
+            async with a.events() as second:
+                await handle.change(lambda d: d.__setitem__("n", 1))
+                await _next_matching(second, lambda e: e == changed)
+                await _next_matching(events, lambda e: e == changed)
+
+            # the friend goes: its device's connection closes
+            await b.friends.remove(str((await a.status()).household))
+            offline = await _next_matching(
+                events, lambda e: isinstance(e, citizen_sdk.FriendOffline)
+            )
+            assert offline == citizen_sdk.FriendOffline(online.household, online.device)
+
+        # closed here: iteration just ends
+        stream = a.events()
+        await stream.open()
+        await stream.aclose()
+        assert [e async for e in stream] == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_events(backend: str, make_daemon: Callable[[str], Daemon]) -> None:
+    a, b = make_daemon("alpha"), make_daemon("beta")
+    for d in (a, b):
+        d.init()
+        d.start()
+    anyio.run(_events, a.data_dir, b.data_dir, backend, backend=backend)
+
+
+def test_events_stream_ends_with_an_error_when_the_daemon_stops(
+    make_daemon: Callable[[str], Daemon],
+) -> None:
+    d = make_daemon("alpha")
+    d.init()
+    d.start("--offline")
+
+    async def body() -> None:
+        async with citizen_sdk.connect(d.data_dir) as c, c.events() as events:
+            await anyio.to_thread.run_sync(d.stop)
+            with pytest.raises(citizen_sdk.CitizenError, match="closed the events connection"):
+                await _next_matching(events, lambda _e: False)
+
+    anyio.run(body, backend="trio")
+
+
+def test_event_frames_parse() -> None:
+    from citizen_sdk.events import event_from_json
+
+    changed = event_from_json('{"type": "doc_changed", "doc_id": "abc", "new": 1}')
+    assert changed == citizen_sdk.DocChanged(DocId("abc"))
+    online = event_from_json('{"type": "device_online", "household": "h", "device": "d"}')
+    assert online == citizen_sdk.DeviceOnline(HouseholdId("h"), DeviceId("d"))
+    other = event_from_json('{"type": "object_replicated", "object_id": "x"}')
+    assert other == citizen_sdk.OtherEvent("object_replicated", {"object_id": "x"})
+    for bad in ("not json", "[]", '{"no": "type"}', '{"type": "friend_online"}'):
+        with pytest.raises(citizen_sdk.RemoteProtocolError):
+            event_from_json(bad)

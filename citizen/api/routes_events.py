@@ -68,6 +68,9 @@ class EventHub:
             return
         self._attached = friends
         self._own = friends.household
+        # devices already online when the first app subscribed: know them to report them gone
+        self._households.update(friends.online)
+        self._households.update(dict.fromkeys(friends.own_online, friends.household))
         friends.on_peer_ready(self._ready)
         friends.on_peer_gone(self._gone)
 

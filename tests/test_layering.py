@@ -24,6 +24,7 @@ PURE = [
     "sync/rendezvous_codec.py",
     "sync/rendezvous_state.py",
     "sync/docs_codec.py",
+    "sync/frames.py",
     "sync/doc_sync.py",
     "sync/objects_codec.py",
     "sync/segments.py",

@@ -25,10 +25,11 @@ from citizen import cbor
 from citizen.errors import LocalProtocolError, RemoteProtocolError
 from citizen.identity.grants import MAX_GRANT_SIZE
 from citizen.ids import RANDOM_ID_BYTES, DocId, random_id_bytes
+from citizen.sync import frames
 
 PROTOCOL_ID = "/citizen/docs/1"
 PROTOCOL_VERSION = 1
-HEADER_SIZE = 4
+HEADER_SIZE = frames.HEADER_SIZE
 #: largest Automerge sync message carried in one `Sync`
 MAX_SYNC_DATA = 16 * 1024 * 1024
 #: largest frame of any kind: a full `Sync` plus its envelope
@@ -199,58 +200,8 @@ def decode_body(body: bytes) -> DocMessage:
             raise RemoteProtocolError(f"Unknown docs message type {str(kind)[:40]!r}.")
 
 
-class FrameReader:
-    """Reassemble frames from arbitrary chunks; feed it bytes, get messages.
-
-    After it has raised once the stream is unusable and every later call
-    raises again: close the stream.
-    """
+class FrameReader(frames.FrameReader[DocMessage]):
+    """Reassemble docs frames from arbitrary chunks (see `citizen.sync.frames`)."""
 
     def __init__(self, max_frame: int = MAX_FRAME) -> None:
-        self._max_frame = max_frame
-        self._buffer = bytearray()
-        self._broken: RemoteProtocolError | None = None
-
-    def feed(self, data: bytes | bytearray | memoryview) -> list[DocMessage]:
-        """Add received bytes; return every message now complete, in order.
-
-        Raises:
-            RemoteProtocolError: an oversize length prefix or an invalid frame.
-        """
-        if self._broken is not None:
-            raise self._broken
-        self._buffer += data
-        out: list[DocMessage] = []
-        pos = 0
-        buf = self._buffer
-        try:
-            while len(buf) - pos >= HEADER_SIZE:
-                length = int.from_bytes(buf[pos : pos + HEADER_SIZE], "big")
-                if length > self._max_frame:
-                    raise RemoteProtocolError(
-                        f"docs frame of {length} bytes exceeds the limit of {self._max_frame}."
-                    )
-                end = pos + HEADER_SIZE + length
-                if len(buf) < end:
-                    break
-                out.append(decode_body(bytes(buf[pos + HEADER_SIZE : end])))
-                pos = end
-        except RemoteProtocolError as exc:
-            self._broken = exc
-            raise
-        finally:
-            del buf[:pos]
-        return out
-
-    def eof(self) -> None:
-        """The peer closed its side; a partly received frame is an error.
-
-        Raises:
-            RemoteProtocolError: the stream ended in the middle of a frame.
-        """
-        if self._broken is not None:
-            raise self._broken
-        if self._buffer:
-            raise RemoteProtocolError(
-                f"docs stream ended inside a frame ({len(self._buffer)} bytes pending)."
-            )
+        super().__init__(decode_body, "docs", max_frame)

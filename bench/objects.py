@@ -25,6 +25,7 @@ most of a 1 MiB put). `object_cli_*` time the real CLI once per run for scale.
 from __future__ import annotations
 
 import filecmp
+import functools
 import io
 import os
 import statistics
@@ -249,7 +250,7 @@ def objects(ctx: Context) -> SectionResult:
             ctx.log(f"objects: put {mib} MiB x {repeat}")
             runs = puts[mib] = _Runs()
             for i in range(repeat):
-                m = measure(cluster.running(), lambda p=files[mib]: put_file(owner, p))
+                m = measure(cluster.running(), functools.partial(put_file, owner, files[mib]))
                 runs.add(m, mib * MIB, owner.name)
                 if i == 0:
                     assert isinstance(m.result, dict)
@@ -278,7 +279,7 @@ def objects(ctx: Context) -> SectionResult:
             ctx.log(f"objects: get {mib} MiB x {repeat}, {' and '.join(d.name for d in down)} down")
             runs = gets[mib] = _Runs()
             for _ in range(repeat):
-                m = measure(cluster.running(), lambda o=object_id: get_to(owner, o, out))
+                m = measure(cluster.running(), functools.partial(get_to, owner, object_id, out))
                 runs.add(m, mib * MIB, owner.name)
                 if not filecmp.cmp(files[mib], out, shallow=False):
                     raise RuntimeError(f"get of the {mib} MiB object returned other bytes")
@@ -354,7 +355,7 @@ def objects(ctx: Context) -> SectionResult:
             note="`citizen --json get OBJ -o FILE` wall, evicted, 2 friends down",
         ),
     ]
-    details = {
+    details: dict[str, object] = {
         "objects": {
             "setup_seconds": round(setup, 1),
             "stopped_friends_for_get": {str(k): v for k, v in stopped_pairs.items()},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from citizen.api import (
+    routes_automerge_repo,
     routes_backup,
     routes_devices,
     routes_docs,
@@ -22,6 +23,7 @@ def api_routes(ctx: ApiContext) -> list[BaseRoute]:
         *routes_friends.routes(ctx),
         *routes_docs.routes(ctx),
         *routes_docsync.routes(ctx),
+        *routes_automerge_repo.routes(ctx),
         *routes_backup.routes(ctx),
         *routes_devices.routes(ctx),
         *routes_meta.routes(ctx),

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from citizen.identity.grants import verify_grant
 from citizen.ids import HouseholdId
-from citizen.store.backup_state import HouseholdState
+from citizen.store.backup_state import DeviceState, FriendState, HouseholdState
 from citizen.store.db import Database
+from citizen.store.friends import Friend
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,23 @@ class BackupStore:
         """Write a recovered state whole (friends, docs, grants) and forget recovery peers."""
 
         await self._db.transaction(lambda c: _restore(c, state))
+
+
+def friend_states(friends: list[Friend]) -> tuple[FriendState, ...]:
+    """The trust store's friends as a backup or an enrollment carries them."""
+    return tuple(
+        FriendState(
+            f.household,
+            f.household_key,
+            f.name,
+            f.secret,
+            f.paired_at,
+            f.offer_bytes,
+            f.sas,
+            tuple(DeviceState(d.device, d.name, d.cert, d.addrs) for d in f.devices),
+        )
+        for f in friends
+    )
 
 
 def set_recovery_peers(conn: sqlite3.Connection, peers: dict[str, list[str]]) -> None:

@@ -35,14 +35,12 @@ from citizen.identity.backup import (
 )
 from citizen.ids import DeviceId, DocId, HouseholdId
 from citizen.store.backup_state import (
-    DeviceState,
     DocState,
-    FriendState,
     HouseholdState,
     decode_state,
     encode_state,
 )
-from citizen.store.backups import BackupStore
+from citizen.store.backups import BackupStore, friend_states
 from citizen.store.docs import DocCache, DocStore
 from citizen.store.friends import FriendStore
 from citizen.sync import backup_codec as bc
@@ -135,19 +133,7 @@ class BackupService:
     # -- owner side ------------------------------------------------------------------------
 
     async def snapshot_state(self) -> HouseholdState:
-        friends = tuple(
-            FriendState(
-                f.household,
-                f.household_key,
-                f.name,
-                f.secret,
-                f.paired_at,
-                f.offer_bytes,
-                f.sas,
-                tuple(DeviceState(d.device, d.name, d.cert, d.addrs) for d in f.devices),
-            )
-            for f in await self.friend_store.list()
-        )
+        friends = friend_states(await self.friend_store.list())
         docs = []
         for info in await self.doc_store.list_docs():
             doc = await self.doc_cache.get(info.doc_id)

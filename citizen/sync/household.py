@@ -28,7 +28,8 @@ from citizen.identity.ids import device_id
 from citizen.identity.invites import Invite, Transcript, decode_invite, encode_invite, new_secret
 from citizen.identity.revocation import sign_revocation
 from citizen.ids import DeviceId
-from citizen.store.backup_state import DeviceState, FriendState, HouseholdState, encode_state
+from citizen.store.backup_state import HouseholdState, encode_state
+from citizen.store.backups import friend_states
 from citizen.store.friends import FriendStore
 from citizen.store.household import HouseholdDevice, HouseholdStore
 from citizen.sync import enroll_codec as ec
@@ -148,19 +149,7 @@ class HouseholdService:
         )
 
     async def _friends_state(self) -> bytes:
-        friends = tuple(
-            FriendState(
-                f.household,
-                f.household_key,
-                f.name,
-                f.secret,
-                f.paired_at,
-                f.offer_bytes,
-                f.sas,
-                tuple(DeviceState(d.device, d.name, d.cert, d.addrs) for d in f.devices),
-            )
-            for f in await self.invites.list()
-        )
+        friends = friend_states(await self.invites.list())
         return encode_state(HouseholdState(self.household_name, 0, friends, (), ()))
 
     # -- listing and revoking -------------------------------------------------------------

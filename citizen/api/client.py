@@ -76,9 +76,20 @@ class LocalClient:
         try:
             payload = None if body is None else json.dumps(body).encode()
             headers = {"Content-Type": "application/json"} if payload is not None else {}
-            conn.request(method, path, body=payload, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
+            try:
+                conn.request(method, path, body=payload, headers=headers)
+            except (BrokenPipeError, ConnectionResetError):
+                # the daemon may answer before reading the whole body and close its side;
+                # its answer is still there to read (and must not turn into a silent exit)
+                pass
+            try:
+                response = conn.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                raise errors.CitizenError(
+                    f"The daemon closed the connection without answering: {exc}.",
+                    "Check its log; run the command again.",
+                ) from exc
             return self._decode(response.status, data)
         finally:
             conn.close()

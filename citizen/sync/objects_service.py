@@ -74,6 +74,7 @@ log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 READ_CHUNK = 256 * 1024
 REPAIR_EVERY = 600.0
+SEND_WINDOW = 4  # segments of one put in flight at once
 #: a household that refused a share for quota is not offered new objects for this long
 QUOTA_BACKOFF = 600.0
 UNKNOWN_ROOM = 1 << 62
@@ -454,13 +455,27 @@ class _Put:
         committed = False
         try:
             send, receive = trio.open_memory_channel[EncodedSegment](1)
+            # up to SEND_WINDOW segments in flight: a segment no longer waits for the
+            # slowest holder's fsync of the one before (each holder's link keeps its
+            # requests in order); memory stays a few segments
+            window = trio.Semaphore(SEND_WINDOW)
+            infos: dict[int, SegmentInfo] = {}
+
+            async def send_one(segment: EncodedSegment) -> None:
+                try:
+                    await self._send(segment)
+                    infos[segment.index] = segment.info
+                finally:
+                    window.release()
+
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._produce, chunks, f, send)
                 async with receive:
                     async for segment in receive:
-                        await self._send(segment)
-                        self.infos.append(segment.info)
+                        await window.acquire()
+                        nursery.start_soon(send_one, segment)
                         del segment
+            self.infos.extend(infos[i] for i in range(len(infos)))
             await trio.to_thread.run_sync(self.svc.local.commit, temp, f, self.object_id)
             committed = True
             placement = {j: h for j, h in self.placement.items() if j not in self.failed}

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from citizen.api.context import ApiContext
+
 #: the Content-Type of `Metrics.render()` (Prometheus text format 0.0.4)
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
@@ -98,3 +100,13 @@ class Metrics:
             except Exception:
                 log.exception("metrics hook %r failed", hook)
         return generate_latest(self.registry)
+
+
+def node_metrics(ctx: ApiContext) -> Metrics:
+    """The node's `Metrics` from `ctx.services["metrics"]`, made and stored there if absent."""
+    found = ctx.services.get("metrics")
+    if isinstance(found, Metrics):
+        return found
+    metrics = Metrics()
+    ctx.services["metrics"] = metrics
+    return metrics

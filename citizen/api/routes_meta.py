@@ -27,7 +27,7 @@ from citizen.api import (
     routes_objects,
 )
 from citizen.api.context import ApiContext
-from citizen.api.metrics import CONTENT_TYPE, Metrics, ScrapeHook
+from citizen.api.metrics import CONTENT_TYPE, Metrics, ScrapeHook, node_metrics
 
 OpenApiPaths = Mapping[str, Mapping[str, object]]
 
@@ -212,19 +212,32 @@ def _friends_hook(ctx: ApiContext) -> ScrapeHook:
     return refresh
 
 
-def node_metrics(ctx: ApiContext) -> Metrics:
-    """The node's `Metrics` from `ctx.services["metrics"]`, made and stored there if absent."""
-    found = ctx.services.get("metrics")
-    if isinstance(found, Metrics):
-        return found
-    metrics = Metrics()
-    ctx.services["metrics"] = metrics
-    return metrics
+def _services_hook(ctx: ApiContext) -> ScrapeHook:
+    seen = {"sent": 0, "received": 0}
+
+    async def refresh(metrics: Metrics) -> None:
+        docs = ctx.services.get("docs")
+        if docs is not None:
+            metrics.docs.set(len(await docs.store.list_docs()))
+            for direction, total in docs.replicator.messages.items():
+                metrics.sync_messages.labels(direction=direction).inc(total - seen[direction])
+                seen[direction] = total
+        objects = ctx.services.get("objects")
+        if objects is not None:
+            storage = await objects.storage()
+            for held in storage["held_for_friends"]:
+                metrics.shares_held_bytes.labels(friend=held["household"]).set(held["used"])
+            under = storage["under_replicated"]
+            metrics.under_replicated_objects.set(len(under))
+            metrics.repair_backlog.set(len(under))
+
+    return refresh
 
 
 def routes(ctx: ApiContext) -> list[BaseRoute]:
     metrics = node_metrics(ctx)
     metrics.on_scrape(_friends_hook(ctx))
+    metrics.on_scrape(_services_hook(ctx))
     document = openapi_document()
 
     async def get_openapi(_request: Request) -> JSONResponse:

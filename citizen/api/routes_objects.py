@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from citizen.api.app import read_json
 from citizen.api.context import ApiContext
+from citizen.api.metrics import node_metrics
 from citizen.errors import CitizenError, UsageError
 
 
@@ -36,6 +37,7 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
             except ClientDisconnect:
                 pass
             raise
+        node_metrics(ctx).bytes_put.inc(int(result.get("size", 0) or 0))
         return JSONResponse(result, status_code=201)
 
     async def list_objects(_request: Request) -> JSONResponse:
@@ -43,8 +45,15 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
 
     async def get_object(request: Request) -> Response:
         entry, chunks = await ctx.service("objects").open_read(request.path_params["object_id"])
+        got = node_metrics(ctx).bytes_got
+
+        async def counted() -> AsyncIterator[bytes]:
+            async for chunk in chunks:
+                got.inc(len(chunk))
+                yield chunk
+
         return StreamingResponse(
-            chunks,
+            counted(),
             media_type="application/octet-stream",
             headers={
                 "Content-Length": str(entry.manifest.size),

@@ -91,6 +91,8 @@ class Replicator:
         self.cache = cache
         self.local_household_key = local_household_key
         self.links: dict[DeviceId, Link] = {}
+        #: doc sync messages sent to and received from peers (for /metrics)
+        self.messages = {"sent": 0, "received": 0}
         self._access_for = access_for
         self._grants_for = grants_for
         self._on_effects = on_effects
@@ -223,6 +225,7 @@ class Replicator:
         link.docs = docs
 
     async def _handle(self, link: Link, msg: DocMessage) -> None:
+        self.messages["received"] += 1
         if (
             self._own is not None
             and link.household == self._own[0]
@@ -269,6 +272,7 @@ class Replicator:
     async def _send(self, link: Link, msgs: list[DocMessage]) -> None:
         if not msgs:
             return
+        self.messages["sent"] += len(msgs)
         payload = b"".join(docs_codec.encode_frame(m) for m in msgs)
         async with link.send_lock:
             await link.stream.write(payload)

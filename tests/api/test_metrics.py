@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from citizen.api.metrics import Metrics
+from tests.daemons import Daemon
 
 
 def _samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -56,3 +59,25 @@ async def test_scrape_hooks_refresh_and_a_failing_hook_hides_nothing(
     assert _samples(await m.render())[("citizen_friends", ())] == 1
     assert _samples(await m.render())[("citizen_friends", ())] == 2
     assert "metrics hook" in caplog.text
+
+
+def test_doc_and_object_figures_appear(make_daemon: Callable[[str], Daemon]) -> None:
+    """Docs, sync messages and object bytes show up in /metrics once they happen."""
+    import re
+
+    from citizen.api.client import LocalClient
+
+    a = make_daemon("alpha")
+    a.init()
+    a.start()
+    doc = a.json("doc", "new", "counted")["doc_id"]
+    a.json("doc", "set", doc, "x", "1")
+    conn = LocalClient(a.data_dir)._open()
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    docs = re.search(r"^citizen_docs (\S+)$", text, re.M)
+    assert docs is not None and float(docs.group(1)) >= 1  # ours + the household index
+    assert "citizen_under_replicated_objects 0.0" in text

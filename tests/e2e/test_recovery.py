@@ -61,7 +61,8 @@ def test_recover_from_friends_with_only_the_phrase(
         h.json("doc", "append", doc, "items", '"first"')
     h.json("doc", "share", docs[0], "f1", "--role", "writer")
     files = {}
-    for i, size in enumerate((10, 200_000, 1_500_000)):
+    sizes = [10, 200_000, 1_500_000] + [1000 * (i + 1) for i in range(17)]
+    for i, size in enumerate(sizes):  # 20 files
         path = tmp_path / f"file{i}.bin"
         path.write_bytes(os.urandom(size))
         files[h.json("put", str(path))["object_id"]] = path.read_bytes()

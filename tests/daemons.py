@@ -135,6 +135,17 @@ def wait_until(check: Any, what: str, timeout: float = 90.0) -> Any:
         time.sleep(0.2)
 
 
+def started(make: Any, *names: str) -> list[Daemon]:
+    """Make, init and start one daemon per name (with the `make_daemon` fixture)."""
+    out = []
+    for name in names:
+        d = make(name)
+        d.init()
+        d.start()
+        out.append(d)
+    return out
+
+
 def pair(inviter: Daemon, acceptor: Daemon) -> Any:
     """Pair two running daemons through the CLI; returns the acceptor's result."""
     code = inviter.json("invite")["code"]

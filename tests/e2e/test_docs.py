@@ -10,17 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from citizen.api.client import LocalClient
-from tests.daemons import Daemon, friend_named, pair, wait_until
-
-
-def _started(make: Callable[[str], Daemon], *names: str) -> list[Daemon]:
-    out = []
-    for name in names:
-        d = make(name)
-        d.init()
-        d.start()
-        out.append(d)
-    return out
+from tests.daemons import Daemon, friend_named, pair, started, wait_until
 
 
 def _show(d: Daemon, doc: str) -> Any:
@@ -41,7 +31,7 @@ def _online(d: Daemon, friend: str) -> bool:
 
 
 def test_live_replication_and_grants(make_daemon: Callable[[str], Daemon]) -> None:
-    a, b = _started(make_daemon, "alpha", "beta")
+    a, b = started(make_daemon, "alpha", "beta")
     pair(a, b)
     wait_until(lambda: _online(a, "beta"), "beta online")
     shared = a.json("doc", "new", "Shopping")["doc_id"]
@@ -86,7 +76,7 @@ def test_live_replication_and_grants(make_daemon: Callable[[str], Daemon]) -> No
 
 
 def test_reader_cannot_change_the_owners_doc(make_daemon: Callable[[str], Daemon]) -> None:
-    a, b = _started(make_daemon, "alpha", "beta")
+    a, b = started(make_daemon, "alpha", "beta")
     pair(a, b)
     doc = a.json("doc", "new", "Rules")["doc_id"]
     a.json("doc", "set", doc, "rule", '"be kind"')
@@ -100,7 +90,7 @@ def test_reader_cannot_change_the_owners_doc(make_daemon: Callable[[str], Daemon
 
 
 def test_partition_then_converge(make_daemon: Callable[[str], Daemon]) -> None:
-    a, b, c = _started(make_daemon, "alpha", "beta", "gamma")
+    a, b, c = started(make_daemon, "alpha", "beta", "gamma")
     pair(a, b)
     pair(a, c)
     doc = a.json("doc", "new", "Plans")["doc_id"]
@@ -138,7 +128,7 @@ def test_partition_then_converge(make_daemon: Callable[[str], Daemon]) -> None:
 
 
 def test_acknowledged_changes_survive_kill_9(make_daemon: Callable[[str], Daemon]) -> None:
-    (a,) = _started(make_daemon, "alpha")
+    (a,) = started(make_daemon, "alpha")
     doc = a.json("doc", "new", "Ledger")["doc_id"]
     a.json("doc", "set", doc, "first", "1")
     a.stop(signal.SIGKILL)
@@ -182,7 +172,7 @@ def test_acknowledged_changes_survive_kill_9(make_daemon: Callable[[str], Daemon
 
 
 def test_big_doc_syncs_to_a_new_friend_and_compacts(make_daemon: Callable[[str], Daemon]) -> None:
-    a, b = _started(make_daemon, "alpha", "beta")
+    a, b = started(make_daemon, "alpha", "beta")
     doc = a.json("doc", "new", "Log")["doc_id"]
     client = LocalClient(a.data_dir)
     for i in range(10_000):

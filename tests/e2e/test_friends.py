@@ -11,21 +11,11 @@ from libp2p.peer.peerinfo import PeerInfo
 from multiaddr import Multiaddr
 
 from citizen.sync.host import new_host
-from tests.daemons import Daemon, friend_named, pair, wait_until
-
-
-def _started(make: Callable[[str], Daemon], *names: str) -> list[Daemon]:
-    out = []
-    for name in names:
-        d = make(name)
-        d.init()
-        d.start()
-        out.append(d)
-    return out
+from tests.daemons import Daemon, friend_named, pair, started, wait_until
 
 
 def test_pair_replay_and_expiry(make_daemon: Callable[[str], Daemon]) -> None:
-    a, b, c = _started(make_daemon, "alpha", "beta", "gamma")
+    a, b, c = started(make_daemon, "alpha", "beta", "gamma")
     code = a.json("invite", "--expires", "10m")["code"]
     accepted = b.json("accept", code)
     assert accepted["name"] == "alpha"
@@ -60,7 +50,7 @@ def test_pair_replay_and_expiry(make_daemon: Callable[[str], Daemon]) -> None:
 
 
 def test_stranger_learns_nothing(make_daemon: Callable[[str], Daemon]) -> None:
-    (a,) = _started(make_daemon, "alpha")
+    (a,) = started(make_daemon, "alpha")
     a.json("invite")  # even with a pending invite, only pairing is open to strangers
     addr = a.status()["listen"][0]
     device = a.status()["device"]
@@ -114,7 +104,7 @@ def test_stranger_learns_nothing(make_daemon: Callable[[str], Daemon]) -> None:
 
 
 def test_rendezvous_finds_a_moved_friend_and_removal(make_daemon: Callable[[str], Daemon]) -> None:
-    a, b, c = _started(make_daemon, "alpha", "beta", "gamma")
+    a, b, c = started(make_daemon, "alpha", "beta", "gamma")
     pair(a, b)
     pair(b, c)
     pair(a, c)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import trio
-from libp2p.abc import IHost, INetConn, INetStream, INotifee
+from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from multiaddr import Multiaddr
@@ -41,7 +41,7 @@ from citizen.store.household import HouseholdDevice, HouseholdStore
 from citizen.sync import pair_codec, rendezvous
 from citizen.sync.framing import read_frame, write_frame
 from citizen.sync.friend_finder import FriendFinder
-from citizen.sync.host import FriendGate, advertised_addrs
+from citizen.sync.host import FriendGate, advertised_addrs, watch_connections
 from citizen.sync.pairing import Me, NewFriend, check_accept, check_request, make_request
 
 log = logging.getLogger(__name__)
@@ -59,29 +59,6 @@ PeerCallback = Callable[[DeviceId, HouseholdId], Awaitable[None]]
 class _Backoff:
     delay: float = BACKOFF_MIN
     next_try: float = 0.0
-
-
-class _Notifee(INotifee):
-    def __init__(self, service: FriendsService) -> None:
-        self._service = service
-
-    async def connected(self, network: Any, conn: INetConn) -> None:
-        self._service._on_connected(conn.muxed_conn.peer_id)
-
-    async def disconnected(self, network: Any, conn: INetConn) -> None:
-        self._service._on_disconnected(conn.muxed_conn.peer_id)
-
-    async def opened_stream(self, network: Any, stream: INetStream) -> None:
-        pass
-
-    async def closed_stream(self, network: Any, stream: INetStream) -> None:
-        pass
-
-    async def listen(self, network: Any, multiaddr: Multiaddr) -> None:
-        pass
-
-    async def listen_close(self, network: Any, multiaddr: Multiaddr) -> None:
-        pass
 
 
 class FriendsService:
@@ -123,7 +100,7 @@ class FriendsService:
         if serve_rendezvous:
             self.rendezvous_server = rendezvous.RendezvousServer()
             gate.serve_friends(rendezvous.PROTOCOL_ID, self.rendezvous_server.handle_stream)
-        host.get_network().register_notifee(_Notifee(self))
+        watch_connections(host, self._on_connected, self._on_disconnected)
 
     # -- wiring for other services --------------------------------------------------------
 
@@ -401,7 +378,35 @@ class FriendsService:
         except Exception as exc:
             log.debug("hello from %s broke: %s", peer, exc)
             return
+        await self._drop_replaced_connections(peer, stream.muxed_conn)
         await self._ready(peer, household)
+
+    async def _drop_replaced_connections(self, peer: ID, hello_muxer: object) -> None:
+        """Close the other direct connections `peer` dialed to us than the one its hello came on.
+
+        A device dials and says hello when it has lost its connection to us; if it
+        lost it because its address changed (a NAT router re-addressed at night),
+        our side of the old connection only sends into the void and would take
+        TCP's retransmission timeout (many minutes) to notice, while the swarm
+        keeps opening streams on it.
+        """
+        for conn in list(self.host.get_network().get_connections(peer)):
+            if conn.muxed_conn is hello_muxer:
+                continue
+            if getattr(getattr(conn, "direction", None), "name", "") != "INBOUND":
+                continue
+            try:
+                addrs = [str(a) for a in conn.get_transport_addresses()]
+            except Exception:
+                addrs = []
+            if any("/p2p-circuit" in a for a in addrs):
+                continue
+            log.info("closing %s's older connection it replaced", peer)
+            with trio.move_on_after(2):
+                try:
+                    await conn.close()
+                except Exception as exc:
+                    log.debug("closing the replaced connection to %s: %s", peer, exc)
 
     async def _hello_outbound(self, peer: ID) -> bool:
         try:

@@ -17,7 +17,7 @@ from typing import Any
 
 import libp2p
 import trio
-from libp2p.abc import IHost, INetStream
+from libp2p.abc import IHost, INetConn, INetStream, INotifee
 from libp2p.crypto.ed25519 import Ed25519PrivateKey
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519
@@ -183,3 +183,34 @@ async def _reset(stream: INetStream) -> None:
             await stream.reset()
         except Exception as exc:
             log.debug("reset failed: %s", exc)
+
+
+class _ConnectionWatcher(INotifee):
+    def __init__(self, on_connected: Callable[[ID], None], on_closed: Callable[[ID], None]) -> None:
+        self._on_connected = on_connected
+        self._on_closed = on_closed
+
+    async def connected(self, network: Any, conn: INetConn) -> None:
+        self._on_connected(conn.muxed_conn.peer_id)
+
+    async def disconnected(self, network: Any, conn: INetConn) -> None:
+        self._on_closed(conn.muxed_conn.peer_id)
+
+    async def opened_stream(self, network: Any, stream: INetStream) -> None:
+        pass
+
+    async def closed_stream(self, network: Any, stream: INetStream) -> None:
+        pass
+
+    async def listen(self, network: Any, multiaddr: Multiaddr) -> None:
+        pass
+
+    async def listen_close(self, network: Any, multiaddr: Multiaddr) -> None:
+        pass
+
+
+def watch_connections(
+    host: IHost, on_connected: Callable[[ID], None], on_closed: Callable[[ID], None]
+) -> None:
+    """Call `on_connected(peer)` / `on_closed(peer)` as connections open and close."""
+    host.get_network().register_notifee(_ConnectionWatcher(on_connected, on_closed))

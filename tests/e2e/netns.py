@@ -131,6 +131,34 @@ class Topology:
         )  # fmt: skip
         self.exec(name, *ipt, "-P", "FORWARD", "DROP")
 
+    def readdress_router(self, home: str, new_ip: str) -> None:
+        """Give the router of `home` ("a" or "c") a new WAN address, as an ISP does at night.
+
+        The old address is removed and `new_ip` (in the same public /24) added;
+        MASQUERADE picks the new source by itself, and the kernel drops the NAT
+        state of connections made through the old address, so they break.
+        """
+        router, link = f"router_{home}", f"p{home}"
+        wan = self._ifname(link, 1)
+        upstream = {"a": PUBLIC_TO_A, "c": PUBLIC_TO_C}[home]
+        self.exec(router, "ip", "addr", "flush", "dev", wan)
+        self.exec(router, "ip", "addr", "add", f"{new_ip}/24", "dev", wan)
+        self.exec(router, "ip", "route", "replace", "default", "via", upstream)
+
+    def make_symmetric(self, home: str) -> None:
+        """Make the router of `home` ("a" or "c") a symmetric NAT.
+
+        MASQUERADE --random-fully picks a random source port for every new
+        mapping, so each destination sees a different port (endpoint-dependent
+        mapping): what a friend observed is useless to anyone else, and hole
+        punching cannot work. Skips the test where iptables lacks the option.
+        """
+        wan = self._ifname(f"p{home}", 1)
+        rule = ("POSTROUTING", "1", "-o", wan, "-j", "MASQUERADE", "--random-fully")
+        done = self.exec(f"router_{home}", "iptables", "-w", "-t", "nat", "-R", *rule, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"iptables cannot --random-fully here: {done.stderr.strip()}")
+
     def close(self) -> None:
         # Deleting a namespace kills its veths (and their peers) with it.
         for ns in reversed(self.made):

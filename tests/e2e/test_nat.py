@@ -32,6 +32,7 @@ from tests.e2e.netns import (
 )
 
 PORT = 4747
+NEW_ROUTER_A_WAN = "198.51.100.7"  # router A's address after its ISP changed it
 
 
 @pytest.fixture
@@ -208,6 +209,30 @@ def test_nated_homes_pair_and_sync_through_relay(ns_daemons: dict[str, NsDaemon]
     assert gamma["devices"][0]["connection"] == "relayed"
 
 
+def test_symmetric_nat_homes_still_pair_and_sync_through_relay(
+    topo: Topology, ns_daemons: dict[str, NsDaemon]
+) -> None:
+    topo.make_symmetric("c")
+    rules = topo.exec("router_c", "iptables", "-w", "-t", "nat", "-S", "POSTROUTING").stdout
+    assert "--random-fully" in rules
+    a, b, c = ns_daemons["alpha"], ns_daemons["beta"], ns_daemons["gamma"]
+    for d in (a, b, c):
+        d.init()
+        d.start()
+    pair(b, a)
+    pair(b, c)
+    wait_until(lambda: a.status().get("relay_addrs"), "alpha's reservation at beta")
+    wait_until(lambda: c.status()["reachability"] == "behind_nat", "gamma behind NAT")
+    assert pair(a, c)["name"] == "alpha"
+    wait_until(lambda: _online(a, "gamma") and _online(c, "alpha"), "alpha and gamma online")
+    gamma = next(f for f in a.json("friends") if f["name"] == "gamma")
+    assert gamma["devices"][0]["connection"] == "relayed"
+    doc = c.json("doc", "new", "Through the relay")["doc_id"]
+    c.json("doc", "share", doc, "alpha", "--role", "writer")
+    c.json("doc", "set", doc, "nat", '"symmetric"')
+    wait_until(lambda: _doc_value(a, doc) == {"nat": "symmetric"}, "gamma's doc at alpha")
+
+
 @pytest.mark.skip(
     reason="DCUtR does not upgrade yet: py-libp2p 0.8.1's DCUtRProtocol exchange runs "
     "through FriendGate (served via serve_friends, run with background_trio_service, "
@@ -219,8 +244,47 @@ def test_relayed_connection_upgrades_to_direct_where_nat_allows() -> None:
     raise AssertionError("not reached")
 
 
+def _doc_value(d: Daemon, doc: str) -> Any:
+    shown = d.cli("doc", "show", doc, check=False)
+    return json.loads(shown.stdout)["value"] if shown.returncode == 0 else None
+
+
 def _online(d: Daemon, name: str) -> bool:
     for f in d.json("friends"):
         if f["name"] == name:
             return bool(f["online"])
     return False
+
+
+def test_friends_reconnect_after_the_home_routers_address_changes(
+    topo: Topology, ns_daemons: dict[str, NsDaemon]
+) -> None:
+    a, b = ns_daemons["alpha"], ns_daemons["beta"]
+    for d in (a, b):
+        d.init()
+        d.start()
+    pair(b, a)
+    wait_until(lambda: _online(a, "beta") and _online(b, "alpha"), "alpha and beta online")
+    wait_until(lambda: a.status()["observed_addrs"], "beta's dialback tells alpha its address")
+    assert all(o.startswith(f"/ip4/{ROUTER_A_WAN}/tcp/") for o in a.status()["observed_addrs"])
+
+    topo.readdress_router("a", NEW_ROUTER_A_WAN)
+
+    # no manual step: alpha notices, re-dials beta, and beta sees it from the new address
+    wait_until(
+        lambda: (
+            (o := a.status()["observed_addrs"])
+            and all(x.startswith(f"/ip4/{NEW_ROUTER_A_WAN}/tcp/") for x in o)
+        ),
+        "alpha's observed address to follow its router",
+        timeout=180,
+    )
+    wait_until(lambda: _online(a, "beta") and _online(b, "alpha"), "alpha and beta online again")
+    assert a.status()["reachability"] == "behind_nat"
+    # and the new connection carries sync both ways (beta's old one to alpha is dead)
+    doc = b.json("doc", "new", "After the move")["doc_id"]
+    b.json("doc", "share", doc, "alpha", "--role", "writer")
+    b.json("doc", "set", doc, "where", '"new address"')
+    wait_until(lambda: _doc_value(a, doc) == {"where": "new address"}, "beta's doc at alpha")
+    a.json("doc", "set", doc, "seen", "true")
+    wait_until(lambda: _doc_value(b, doc) == {"where": "new address", "seen": True}, "reply")

@@ -50,7 +50,9 @@ from citizen.api.context import ApiContext
 from citizen.api.routes_docsync import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY_VIOLATION,
-    CLOSE_UNSUPPORTED_DATA,
+    Closing,
+    close_quietly,
+    receive_frames,
 )
 from citizen.errors import CitizenError, NotFoundError, RemoteProtocolError
 from citizen.ids import RANDOM_ID_BYTES, DocId
@@ -191,15 +193,6 @@ def error_message(target_id: str, message: str) -> bytes:
 # -- the shell -------------------------------------------------------------------------
 
 
-class _Closing(Exception):
-    """End the conversation with this close code and reason."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
 class _RepoSocket:
     """One automerge-repo app's socket: its join, one sync session for its docs, sends in order."""
 
@@ -245,24 +238,24 @@ class _RepoSocket:
         try:
             msg = decode_client_message(frame)
         except RemoteProtocolError as exc:
-            raise _Closing(CLOSE_POLICY_VIOLATION, exc.message[:120]) from exc
+            raise Closing(CLOSE_POLICY_VIOLATION, exc.message[:120]) from exc
         match msg:
             case Join(sender, versions):
                 await self._on_join(sender, versions)
             case RepoSync(_, doc_id, data):
                 if self._client is None:
-                    raise _Closing(CLOSE_POLICY_VIOLATION, "Send join first.")
+                    raise Closing(CLOSE_POLICY_VIOLATION, "Send join first.")
                 await self._on_sync(doc_id, data)
             case Ignored():
                 pass
 
     async def _on_join(self, sender: str, versions: tuple[str, ...]) -> None:
         if self._client is not None:
-            raise _Closing(CLOSE_POLICY_VIOLATION, "A second join.")
+            raise Closing(CLOSE_POLICY_VIOLATION, "A second join.")
         if PROTOCOL_V1 not in versions:
             reason = f"Unsupported protocol versions {list(versions)!r}; this daemon speaks '1'."
             await self._ws.send_bytes(error_message(sender, reason))
-            raise _Closing(CLOSE_POLICY_VIOLATION, reason[:120])
+            raise Closing(CLOSE_POLICY_VIOLATION, reason[:120])
         self._client = sender
         async with self._lock:
             await self._ws.send_bytes(peer_message(sender))
@@ -274,7 +267,7 @@ class _RepoSocket:
             try:
                 fx = self._session.on_message(Sync(doc_id, data), docs)
             except RemoteProtocolError as exc:
-                raise _Closing(CLOSE_POLICY_VIOLATION, exc.message[:120]) from exc
+                raise Closing(CLOSE_POLICY_VIOLATION, exc.message[:120]) from exc
             if docs:
                 self._docs_followed.add(doc_id)
             changes = list(fx.persist.get(doc_id, ()))
@@ -311,17 +304,17 @@ async def _serve(ws: WebSocket, ctx: ApiContext) -> None:
     try:
         service: DocsService = ctx.service("docs")
     except CitizenError as exc:
-        await _close(ws, CLOSE_INTERNAL_ERROR, exc.message[:120])
+        await close_quietly(ws, CLOSE_INTERNAL_ERROR, exc.message[:120])
         return
     socket = _RepoSocket(ws, service)
-    closing: _Closing | None = None
+    closing: Closing | None = None
 
     async def push(cancel_scope: trio.CancelScope) -> None:
         nonlocal closing
         try:
             await socket.push_changes()
         except CitizenError as exc:
-            closing = _Closing(CLOSE_INTERNAL_ERROR, exc.message[:120])
+            closing = Closing(CLOSE_INTERNAL_ERROR, exc.message[:120])
         except (WebSocketDisconnect, OSError):
             pass
         cancel_scope.cancel()
@@ -329,37 +322,18 @@ async def _serve(ws: WebSocket, ctx: ApiContext) -> None:
     async with trio.open_nursery() as nursery:
         try:
             nursery.start_soon(push, nursery.cancel_scope)
-            await _receive_frames(ws, socket)
-        except _Closing as exc:
+            await receive_frames(ws, socket.on_frame, "Send binary CBOR automerge-repo messages.")
+        except Closing as exc:
             closing = exc
         except CitizenError as exc:
             log.warning("an automerge-repo app's socket failed: %s", exc)
-            closing = _Closing(CLOSE_INTERNAL_ERROR, exc.message[:120])
+            closing = Closing(CLOSE_INTERNAL_ERROR, exc.message[:120])
         except WebSocketDisconnect:
             pass
         nursery.cancel_scope.cancel()
     if closing is not None:
         log.info("closing an automerge-repo app's socket: %s", closing.reason)
-        await _close(ws, closing.code, closing.reason)
-
-
-async def _receive_frames(ws: WebSocket, socket: _RepoSocket) -> None:
-    """Until the app disconnects: handle each binary frame; a text frame ends the conversation."""
-    while True:
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        data = message.get("bytes")
-        if data is None:
-            raise _Closing(CLOSE_UNSUPPORTED_DATA, "Send binary CBOR automerge-repo messages.")
-        await socket.on_frame(data)
-
-
-async def _close(ws: WebSocket, code: int, reason: str) -> None:
-    try:
-        await ws.close(code, reason)
-    except (RuntimeError, OSError, WebSocketDisconnect):
-        pass  # the app already went away
+        await close_quietly(ws, closing.code, closing.reason)
 
 
 def routes(ctx: ApiContext) -> list[BaseRoute]:

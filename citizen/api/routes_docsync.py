@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 import trio
 from starlette.routing import BaseRoute, WebSocketRoute
@@ -58,8 +59,8 @@ CLOSE_INTERNAL_ERROR = 1011
 REFUSAL_HINT = "Ask the doc's owner to share it with you as writer."
 
 
-class _Closing(Exception):
-    """End the conversation with this close code and reason."""
+class Closing(Exception):
+    """End an app's WebSocket conversation with this close code and reason."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
@@ -87,7 +88,7 @@ class _DocSocket:
             doc = await self._service.cache.get(self._doc_id)
             role_here = await self._service._role_here(self._doc_id)
         except NotFoundError as exc:
-            raise _Closing(CLOSE_POLICY_VIOLATION, exc.message) from exc
+            raise Closing(CLOSE_POLICY_VIOLATION, exc.message) from exc
         role: PeerRole = "reader" if role_here == "reader" else "household"
         return {self._doc_id: DocAccess(doc, role)}
 
@@ -116,7 +117,7 @@ class _DocSocket:
             try:
                 fx = self._session.on_message(Sync(self._doc_id, data), docs)
             except RemoteProtocolError as exc:
-                raise _Closing(CLOSE_POLICY_VIOLATION, exc.message[:120]) from exc
+                raise Closing(CLOSE_POLICY_VIOLATION, exc.message[:120]) from exc
             changes = list(fx.persist.get(self._doc_id, ()))
             if changes:
                 await self._service.cache.persist(self._doc_id, changes)
@@ -150,16 +151,16 @@ async def _serve(ws: WebSocket, ctx: ApiContext) -> None:
         return
     await ws.accept()
     socket = _DocSocket(ws, service, doc_id)
-    closing: _Closing | None = None
+    closing: Closing | None = None
 
     async def push(cancel_scope: trio.CancelScope) -> None:
         nonlocal closing
         try:
             await socket.push_changes()
-        except _Closing as exc:
+        except Closing as exc:
             closing = exc
         except CitizenError as exc:
-            closing = _Closing(CLOSE_INTERNAL_ERROR, exc.message[:120])
+            closing = Closing(CLOSE_INTERNAL_ERROR, exc.message[:120])
         except (WebSocketDisconnect, OSError):
             pass
         cancel_scope.cancel()
@@ -168,33 +169,35 @@ async def _serve(ws: WebSocket, ctx: ApiContext) -> None:
         try:
             await socket.start()
             nursery.start_soon(push, nursery.cancel_scope)
-            await _receive_frames(ws, socket)
-        except _Closing as exc:
+            await receive_frames(ws, socket.on_frame, "Send binary Automerge sync messages.")
+        except Closing as exc:
             closing = exc
         except CitizenError as exc:
             log.warning("an app's sync socket on doc %s failed: %s", doc_id, exc)
-            closing = _Closing(CLOSE_INTERNAL_ERROR, exc.message[:120])
+            closing = Closing(CLOSE_INTERNAL_ERROR, exc.message[:120])
         except WebSocketDisconnect:
             pass
         nursery.cancel_scope.cancel()
     if closing is not None:
         log.info("closing an app's sync socket on doc %s: %s", doc_id, closing.reason)
-        await _close(ws, closing.code, closing.reason)
+        await close_quietly(ws, closing.code, closing.reason)
 
 
-async def _receive_frames(ws: WebSocket, socket: _DocSocket) -> None:
-    """Until the app disconnects: apply each binary frame; a text frame ends the conversation."""
+async def receive_frames(
+    ws: WebSocket, on_frame: Callable[[bytes], Awaitable[None]], text_refusal: str
+) -> None:
+    """Until the app disconnects: hand each binary frame on; a text frame ends the conversation."""
     while True:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             return
         data = message.get("bytes")
         if data is None:
-            raise _Closing(CLOSE_UNSUPPORTED_DATA, "Send binary Automerge sync messages.")
-        await socket.on_frame(data)
+            raise Closing(CLOSE_UNSUPPORTED_DATA, text_refusal)
+        await on_frame(data)
 
 
-async def _close(ws: WebSocket, code: int, reason: str) -> None:
+async def close_quietly(ws: WebSocket, code: int, reason: str) -> None:
     try:
         await ws.close(code, reason)
     except (RuntimeError, OSError, WebSocketDisconnect):

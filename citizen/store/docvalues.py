@@ -263,8 +263,12 @@ def _resolve(doc: Document, path: Path) -> tuple[bytes, ObjType]:
 # -- writing -----------------------------------------------------------------------
 
 
-def _check_value(value: object, depth: int = 0) -> None:
-    """Reject anything that is not plain JSON before a transaction is opened."""
+def check_value(value: object, depth: int = 0) -> None:
+    """Reject anything that is not plain JSON before a transaction is opened.
+
+    Raises:
+        UsageError: not JSON-like, too deep, a non-text key or a number we cannot store.
+    """
     if depth > MAX_VALUE_DEPTH:
         raise UsageError(f"The value is nested deeper than {MAX_VALUE_DEPTH}.")
     if value is None or isinstance(value, bool | str):
@@ -279,13 +283,13 @@ def _check_value(value: object, depth: int = 0) -> None:
         return
     if isinstance(value, list):
         for item in value:
-            _check_value(item, depth + 1)
+            check_value(item, depth + 1)
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise UsageError(f"Map key {key!r} must be text.")
-            _check_value(item, depth + 1)
+            check_value(item, depth + 1)
         return
     raise UsageError(f"A {type(value).__name__} cannot be stored in a doc; use JSON values.")
 
@@ -307,14 +311,15 @@ def _fill(tx: Transaction, obj: bytes, value: object) -> None:
     """Write the contents of a fresh map or list object."""
     if isinstance(value, dict):
         for key, item in value.items():
-            _put(tx, obj, key, item)
+            put_value(tx, obj, key, item)
     else:
         assert isinstance(value, list)
         for index, item in enumerate(value):
-            _insert(tx, obj, index, item)
+            insert_value(tx, obj, index, item)
 
 
-def _put(tx: Transaction, obj: bytes, prop: PathKey, value: object) -> None:
+def put_value(tx: Transaction, obj: bytes, prop: PathKey, value: object) -> None:
+    """Put a checked JSON value at `prop` of map or list `obj` (never a counter)."""
     if isinstance(value, dict | list):
         child = tx.put_object(obj, prop, ObjType.Map if isinstance(value, dict) else ObjType.List)
         _fill(tx, child, value)
@@ -323,7 +328,8 @@ def _put(tx: Transaction, obj: bytes, prop: PathKey, value: object) -> None:
         tx.put(obj, prop, kind, scalar)
 
 
-def _insert(tx: Transaction, obj: bytes, index: int, value: object) -> None:
+def insert_value(tx: Transaction, obj: bytes, index: int, value: object) -> None:
+    """Insert a checked JSON value at `index` of list `obj` (never a counter)."""
     if isinstance(value, dict | list):
         kind = ObjType.Map if isinstance(value, dict) else ObjType.List
         child = tx.insert_object(obj, index, kind)
@@ -351,7 +357,7 @@ def set_path(doc: Document, path: str | Sequence[PathKey], value: object) -> lis
             range, or a value that is not plain JSON.
     """
     keys = _as_path(path)
-    _check_value(value)
+    check_value(value)
     heads = doc.get_heads()
     if not keys:
         if not isinstance(value, dict):
@@ -370,12 +376,12 @@ def set_path(doc: Document, path: str | Sequence[PathKey], value: object) -> lis
         append = key == doc.length(parent)
         with doc.transaction() as tx:
             if append:
-                _insert(tx, parent, key, value)
+                insert_value(tx, parent, key, value)
             else:
-                _put(tx, parent, key, value)
+                put_value(tx, parent, key, value)
     else:
         with doc.transaction() as tx:
-            _put(tx, parent, key, value)
+            put_value(tx, parent, key, value)
     return new_changes(doc, heads)
 
 
@@ -415,7 +421,7 @@ def append_path(doc: Document, path: str | Sequence[PathKey], value: object) -> 
             not plain JSON.
     """
     keys = _as_path(path)
-    _check_value(value)
+    check_value(value)
     obj, kind = _resolve(doc, keys)
     if kind != ObjType.List:
         raise UsageError(
@@ -423,7 +429,7 @@ def append_path(doc: Document, path: str | Sequence[PathKey], value: object) -> 
         )
     heads = doc.get_heads()
     with doc.transaction() as tx:
-        _insert(tx, obj, doc.length(obj), value)
+        insert_value(tx, obj, doc.length(obj), value)
     return new_changes(doc, heads)
 
 

@@ -14,20 +14,20 @@ another app reads as ``{"$unreadable": "counter"}`` and can be overwritten.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, MutableMapping, MutableSequence
 from datetime import UTC, datetime
 from typing import overload
 
-from automerge.core import ObjType, ScalarType, ScalarValue, Transaction
+from automerge.core import ObjType, ScalarType, Transaction
 
 from citizen.errors import UsageError
-from citizen.store.docvalues import UNREADABLE_COUNTER, is_automerge_panic
-
-MAX_DEPTH = 100
-_I64_MIN = -(2**63)
-_I64_MAX = 2**63 - 1
-
+from citizen.store.docvalues import (
+    UNREADABLE_COUNTER,
+    check_value,
+    insert_value,
+    is_automerge_panic,
+    put_value,
+)
 
 # -- reading -------------------------------------------------------------------------
 
@@ -71,84 +71,19 @@ def to_plain(value: object) -> object:
     """`value` with every proxy replaced by a plain dict or list (a deep copy)."""
     if isinstance(value, MapProxy):
         return {key: to_plain(value[key]) for key in value}
-    if isinstance(value, ListProxy):
+    if isinstance(value, ListProxy | list | tuple):
         return [to_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_plain(item) for key, item in value.items()}
     return value
 
 
 # -- writing -------------------------------------------------------------------------
 
 
-def _check(value: object, depth: int = 0) -> None:
-    """Reject what is not plain JSON-like data before anything is written."""
-    if depth > MAX_DEPTH:
-        raise UsageError(f"The value is nested deeper than {MAX_DEPTH}.")
-    if value is None or isinstance(value, bool | str):
-        return
-    if isinstance(value, int):
-        if not _I64_MIN <= value <= _I64_MAX:
-            raise UsageError(f"The integer {value} does not fit in 64 bits.", "Store it as text.")
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise UsageError(f"{value} cannot be stored in a doc.", "Use a finite number.")
-        return
-    if isinstance(value, list | tuple):
-        for item in value:
-            _check(item, depth + 1)
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise UsageError(f"Map key {key!r} must be text.")
-            _check(item, depth + 1)
-        return
-    raise UsageError(
-        f"A {type(value).__name__} cannot be stored in a doc.",
-        "Use dict, list, str, int, float, bool or None.",
-    )
-
-
-def _scalar_of(value: object) -> tuple[ScalarType, ScalarValue]:
-    if value is None:
-        return ScalarType.Null, None
-    if isinstance(value, bool):
-        return ScalarType.Boolean, value
-    if isinstance(value, int):
-        return ScalarType.Int, value
-    if isinstance(value, float):
-        return ScalarType.F64, value
-    assert isinstance(value, str)
-    return ScalarType.Str, value
-
-
-def _write(tx: Transaction, obj: bytes, prop: str | int, value: object, *, insert: bool) -> None:
-    """Put (or insert, in a list) an already checked plain value."""
-    if isinstance(value, dict | list | tuple):
-        kind = ObjType.Map if isinstance(value, dict) else ObjType.List
-        if insert:
-            assert isinstance(prop, int)
-            child = tx.insert_object(obj, prop, kind)
-        else:
-            child = tx.put_object(obj, prop, kind)
-        if isinstance(value, dict):
-            for key, item in value.items():
-                _write(tx, child, key, item, insert=False)
-        else:
-            for index, item in enumerate(value):
-                _write(tx, child, index, item, insert=True)
-        return
-    scalar_kind, scalar = _scalar_of(value)
-    if insert:
-        assert isinstance(prop, int)
-        tx.insert(obj, prop, scalar_kind, scalar)
-    else:
-        tx.put(obj, prop, scalar_kind, scalar)
-
-
 def _plain_checked(value: object) -> object:
     plain = to_plain(value)
-    _check(plain)
+    check_value(plain)
     return plain
 
 
@@ -175,7 +110,7 @@ class MapProxy(MutableMapping[str, object]):
     def __setitem__(self, key: str, value: object) -> None:
         if not isinstance(key, str):
             raise UsageError(f"Map key {key!r} must be text.")
-        _write(self._tx, self._obj, key, _plain_checked(value), insert=False)
+        put_value(self._tx, self._obj, key, _plain_checked(value))
 
     def __delitem__(self, key: str) -> None:
         if not isinstance(key, str) or key not in self._tx.keys(self._obj):
@@ -235,7 +170,7 @@ class ListProxy(MutableSequence[object]):
     def __setitem__(self, index: int | slice, value: object) -> None:
         if isinstance(index, slice):
             raise UsageError("Assign list items one at a time (slices are not supported).")
-        _write(self._tx, self._obj, self._index(index), _plain_checked(value), insert=False)
+        put_value(self._tx, self._obj, self._index(index), _plain_checked(value))
 
     @overload
     def __delitem__(self, index: int) -> None: ...
@@ -258,7 +193,7 @@ class ListProxy(MutableSequence[object]):
         length = len(self)
         if index < 0:
             index = max(0, index + length)
-        _write(self._tx, self._obj, min(index, length), _plain_checked(value), insert=True)
+        insert_value(self._tx, self._obj, min(index, length), _plain_checked(value))
 
     def __repr__(self) -> str:
         return f"ListProxy({to_plain(self)!r})"

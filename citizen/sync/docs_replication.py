@@ -102,6 +102,7 @@ class Replicator:
         self._me: str = ""
         self._nursery: trio.Nursery | None = None
         self._own: HouseholdHooks | None = None
+        self._opening: set[DeviceId] = set()  # devices with an `_outbound` loop running
 
     def serve_own_household(
         self,
@@ -130,7 +131,7 @@ class Replicator:
         """A friend device finished hello: open the stream if it is ours to open."""
         if self._host is None or self._nursery is None or device in self.links:
             return
-        if self._me < device:
+        if self._me < device and device not in self._opening:
             self._nursery.start_soon(self._outbound, device, household)
 
     def peer_gone(self, device: DeviceId) -> None:
@@ -143,6 +144,14 @@ class Replicator:
         restoring its friend list), so a stream that ends while the device is
         still connected is opened again after a growing pause.
         """
+        assert self._host is not None
+        self._opening.add(device)
+        try:
+            await self._keep_open(device, household)
+        finally:
+            self._opening.discard(device)
+
+    async def _keep_open(self, device: DeviceId, household: HouseholdId) -> None:
         assert self._host is not None
         peer = ID.from_base58(device)
         pause = 1.0

@@ -71,5 +71,11 @@ def test_mutated_certificate_never_decodes_to_something_else(patch: bytes, at: i
         got = decode_certificate(mutated)
     except CitizenError:
         return
-    assert got == cert or mutated != cert.raw
-    assert got.household_key == cert.household_key and got.device_key == cert.device_key
+    # whatever still decodes carries the signed payload unchanged
+    assert (got.household_key, got.device_key, got.name, got.issued, got.expires) == (
+        cert.household_key,
+        cert.device_key,
+        cert.name,
+        cert.issued,
+        cert.expires,
+    )

@@ -12,13 +12,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.daemons import Daemon, pair, wait_until
+from tests.daemons import pair, wait_until
+from tests.e2e.nat_daemons import PORT, NsDaemon, doc_value, online
 from tests.e2e.nat_peer import peer_id_of
 from tests.e2e.netns import (
     HOME_A,
@@ -28,49 +28,9 @@ from tests.e2e.netns import (
     ROUTER_A_WAN,
     ROUTER_C_WAN,
     Topology,
-    two_homes_and_public,
 )
 
-PORT = 4747
 NEW_ROUTER_A_WAN = "198.51.100.7"  # router A's address after its ISP changed it
-
-
-@pytest.fixture
-def topo() -> Iterator[Topology]:
-    with two_homes_and_public() as t:
-        yield t
-
-
-class NsDaemon(Daemon):
-    """A `citizen run` inside one namespace; the CLI reaches it over its Unix socket."""
-
-    def __init__(self, data_dir: Path, name: str, topo: Topology, ns: str) -> None:
-        super().__init__(data_dir, name)
-        self.topo = topo
-        self.ns = ns
-
-    def start(self, *extra: str, port: int = PORT) -> None:
-        assert self.proc is None
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        argv = [sys.executable, "-m", "citizen", "run", "--listen", f"/ip4/0.0.0.0/tcp/{port}"]
-        self.proc = subprocess.Popen(
-            [*self.topo.prefix(self.ns), *argv, *extra], env=self.env(), stdout=log, stderr=log
-        )
-        self.wait_ready()
-
-
-@pytest.fixture
-def ns_daemons(tmp_path: Path, topo: Topology) -> Iterator[dict[str, NsDaemon]]:
-    made = {
-        "alpha": NsDaemon(tmp_path / "alpha", "alpha", topo, "home_a"),
-        "beta": NsDaemon(tmp_path / "beta", "beta", topo, "public"),
-        "gamma": NsDaemon(tmp_path / "gamma", "gamma", topo, "home_c"),
-    }
-    try:
-        yield made
-    finally:
-        for d in made.values():
-            d.kill()
 
 
 def test_the_routers_masquerade_and_keep_homes_closed(topo: Topology, tmp_path: Path) -> None:
@@ -120,14 +80,14 @@ def test_nated_daemons_reach_the_public_friend_and_each_other_only_relayed(
     assert pair(b, a)["name"] == "beta"  # A dials out through its NAT: fine
     assert pair(b, c)["name"] == "beta"
     for x, y in ((b, "alpha"), (b, "gamma"), (a, "beta"), (c, "beta")):
-        wait_until(lambda x=x, y=y: _online(x, y), f"{x.name} to see {y} online")
+        wait_until(lambda x=x, y=y: online(x, y), f"{x.name} to see {y} online")
     # both learn they are behind a NAT and that beta is public
     wait_until(lambda: a.status()["reachability"] == "behind_nat", "alpha behind NAT")
     wait_until(lambda: b.status()["reachability"] == "public", "beta public")
     # alpha's direct addresses lie inside home A: gamma reaches alpha only through beta
     wait_until(lambda: a.status().get("relay_addrs"), "alpha's reservation at beta")
     assert pair(a, c)["name"] == "alpha"
-    wait_until(lambda: _online(c, "alpha"), "gamma to see alpha")
+    wait_until(lambda: online(c, "alpha"), "gamma to see alpha")
     alpha = next(f for f in c.json("friends") if f["name"] == "alpha")
     assert alpha["devices"][0]["connection"] == "relayed"
 
@@ -204,7 +164,7 @@ def test_nated_homes_pair_and_sync_through_relay(ns_daemons: dict[str, NsDaemon]
     wait_until(lambda: a.status().get("relay_addrs"), "alpha's reservation at beta")
     assert a.status()["reachability"] == "behind_nat"
     assert pair(a, c)["name"] == "alpha"  # the invite carries alpha's relayed address
-    wait_until(lambda: _online(a, "gamma") and _online(c, "alpha"), "alpha and gamma online")
+    wait_until(lambda: online(a, "gamma") and online(c, "alpha"), "alpha and gamma online")
     gamma = next(f for f in a.json("friends") if f["name"] == "gamma")
     assert gamma["devices"][0]["connection"] == "relayed"
 
@@ -224,13 +184,13 @@ def test_symmetric_nat_homes_still_pair_and_sync_through_relay(
     wait_until(lambda: a.status().get("relay_addrs"), "alpha's reservation at beta")
     wait_until(lambda: c.status()["reachability"] == "behind_nat", "gamma behind NAT")
     assert pair(a, c)["name"] == "alpha"
-    wait_until(lambda: _online(a, "gamma") and _online(c, "alpha"), "alpha and gamma online")
+    wait_until(lambda: online(a, "gamma") and online(c, "alpha"), "alpha and gamma online")
     gamma = next(f for f in a.json("friends") if f["name"] == "gamma")
     assert gamma["devices"][0]["connection"] == "relayed"
     doc = c.json("doc", "new", "Through the relay")["doc_id"]
     c.json("doc", "share", doc, "alpha", "--role", "writer")
     c.json("doc", "set", doc, "nat", '"symmetric"')
-    wait_until(lambda: _doc_value(a, doc) == {"nat": "symmetric"}, "gamma's doc at alpha")
+    wait_until(lambda: doc_value(a, doc) == {"nat": "symmetric"}, "gamma's doc at alpha")
 
 
 @pytest.mark.skip(
@@ -244,18 +204,6 @@ def test_relayed_connection_upgrades_to_direct_where_nat_allows() -> None:
     raise AssertionError("not reached")
 
 
-def _doc_value(d: Daemon, doc: str) -> Any:
-    shown = d.cli("doc", "show", doc, check=False)
-    return json.loads(shown.stdout)["value"] if shown.returncode == 0 else None
-
-
-def _online(d: Daemon, name: str) -> bool:
-    for f in d.json("friends"):
-        if f["name"] == name:
-            return bool(f["online"])
-    return False
-
-
 def test_friends_reconnect_after_the_home_routers_address_changes(
     topo: Topology, ns_daemons: dict[str, NsDaemon]
 ) -> None:
@@ -264,7 +212,7 @@ def test_friends_reconnect_after_the_home_routers_address_changes(
         d.init()
         d.start()
     pair(b, a)
-    wait_until(lambda: _online(a, "beta") and _online(b, "alpha"), "alpha and beta online")
+    wait_until(lambda: online(a, "beta") and online(b, "alpha"), "alpha and beta online")
     wait_until(lambda: a.status()["observed_addrs"], "beta's dialback tells alpha its address")
     assert all(o.startswith(f"/ip4/{ROUTER_A_WAN}/tcp/") for o in a.status()["observed_addrs"])
 
@@ -279,12 +227,12 @@ def test_friends_reconnect_after_the_home_routers_address_changes(
         "alpha's observed address to follow its router",
         timeout=180,
     )
-    wait_until(lambda: _online(a, "beta") and _online(b, "alpha"), "alpha and beta online again")
+    wait_until(lambda: online(a, "beta") and online(b, "alpha"), "alpha and beta online again")
     assert a.status()["reachability"] == "behind_nat"
     # and the new connection carries sync both ways (beta's old one to alpha is dead)
     doc = b.json("doc", "new", "After the move")["doc_id"]
     b.json("doc", "share", doc, "alpha", "--role", "writer")
     b.json("doc", "set", doc, "where", '"new address"')
-    wait_until(lambda: _doc_value(a, doc) == {"where": "new address"}, "beta's doc at alpha")
+    wait_until(lambda: doc_value(a, doc) == {"where": "new address"}, "beta's doc at alpha")
     a.json("doc", "set", doc, "seen", "true")
-    wait_until(lambda: _doc_value(b, doc) == {"where": "new address", "seen": True}, "reply")
+    wait_until(lambda: doc_value(b, doc) == {"where": "new address", "seen": True}, "reply")

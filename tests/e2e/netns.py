@@ -7,8 +7,12 @@ Topology (all addresses exist only inside the namespaces this creates):
     home_c 10.0.2.2 -- 10.0.2.1 router_c 203.0.113.2 --'
 
 Each router forwards its home's traffic out with iptables MASQUERADE and
-drops anything coming in that is not a reply (an ordinary home router with
-no port forwarding). The public namespace has no route to either home.
+silently drops anything coming in that is not a reply (an ordinary home
+router with no port forwarding). MASQUERADE keeps a connection's source port
+where it can, so a mapping made from a home's port 4747 is reachable at the
+router's port 4747 by the peer it was made towards (endpoint-independent
+mapping, address-dependent filtering): TCP hole punching works through it
+unless `make_symmetric` randomises the ports. The public namespace has no route to either home.
 Namespace and interface names carry the test process's pid, so parallel runs
 never collide; `Topology.close()` (and the context manager) removes everything.
 """
@@ -130,6 +134,12 @@ class Topology:
             "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT",
         )  # fmt: skip
         self.exec(name, *ipt, "-P", "FORWARD", "DROP")
+        # Unsolicited packets to the router itself from the internet are dropped
+        # silently (no RST), as most home routers do.
+        self.exec(
+            name, *ipt, "-A", "INPUT", "-i", wan,
+            "-m", "conntrack", "--ctstate", "NEW,INVALID", "-j", "DROP",
+        )  # fmt: skip
 
     def readdress_router(self, home: str, new_ip: str) -> None:
         """Give the router of `home` ("a" or "c") a new WAN address, as an ISP does at night.

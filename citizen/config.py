@@ -33,6 +33,7 @@ class Config:
     device_name: str = "citizen"
     listen: tuple[str, ...] = ("/ip4/0.0.0.0/tcp/4747",)
     mdns: bool = True
+    keepalive_s: int = 30
     serve_rendezvous: bool = True
     rendezvous_points: tuple[str, ...] = ()
     api_tcp_port: int = 0
@@ -91,6 +92,7 @@ def load_config(data_dir: Path) -> Config:
         "network": {
             "listen": ("listen", list),
             "mdns": ("mdns", bool),
+            "keepalive_s": ("keepalive_s", int),
             "serve_rendezvous": ("serve_rendezvous", bool),
             "rendezvous_points": ("rendezvous_points", list),
         },
@@ -123,4 +125,9 @@ def load_config(data_dir: Path) -> Config:
         raise ConfigError("log.level must be debug, info, warning or error.")
     if not (0 <= cfg.api_tcp_port <= 65535):
         raise ConfigError("api.tcp_port must be 0 (off) or a port number.")
+    if not (0 <= cfg.keepalive_s <= 3600):
+        raise ConfigError(
+            f"network.keepalive_s must be 0 (off) or 1 to 3600 seconds, not {cfg.keepalive_s}.",
+            "Fix config.toml; 30 pings each friend connection every 30 s.",
+        )
     return cfg

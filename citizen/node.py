@@ -95,6 +95,7 @@ class Node:
             "offline": self.options.offline,
             "recovering": bool(getattr(self, "backup", None) and self.backup.recovering),
             "pid": os.getpid(),
+            "keepalive": getattr(self, "liveness", None) and self.liveness.statistics(),
             **self._reachability(),
         }
 
@@ -278,6 +279,10 @@ class Node:
         friends.on_peer_ready(reach.peer_ready)
         friends.on_peer_gone(reach.peer_gone)
         self.reach = reach
+        from citizen.sync.liveness import LivenessService
+
+        liveness = LivenessService(host, gate, friends.is_trusted, self.config.keepalive_s)
+        self.liveness = liveness
         self.docs.attach_network(host, gate, friends)
         self.backup.attach_network(host, gate, friends)
         # --- objects wiring (network part) ---
@@ -288,6 +293,7 @@ class Node:
                 self.listen_addrs = advertised_addrs(host)
                 await nursery.start(friends.run)
                 await nursery.start(reach.run)
+                await nursery.start(liveness.run)
                 await nursery.start(self.docs.run)
                 await nursery.start(self.backup.run)
                 nursery.start_soon(self._backup_after_doc_changes)

@@ -43,6 +43,14 @@ class Config:
     segment_size: int = 1024 * 1024
     offer_mib: int = 10240
     log_level: str = "info"
+    # [relay]: what this device offers friends as a relay (see RelayOptions in sync/reachability)
+    relay_serve: bool = True
+    relay_reserve: bool = True
+    relay_max_reservations: int = 16
+    relay_max_circuits: int = 8
+    relay_circuit_minutes: int = 30
+    relay_circuit_mib: int = 128
+    relay_reservation_minutes: int = 60
 
     @property
     def effective_happiness(self) -> int:
@@ -105,6 +113,15 @@ def load_config(data_dir: Path) -> Config:
             "offer_mib": ("offer_mib", int),
         },
         "log": {"level": ("log_level", str)},
+        "relay": {
+            "serve": ("relay_serve", bool),
+            "reserve": ("relay_reserve", bool),
+            "max_reservations": ("relay_max_reservations", int),
+            "max_circuits": ("relay_max_circuits", int),
+            "circuit_minutes": ("relay_circuit_minutes", int),
+            "circuit_mib": ("relay_circuit_mib", int),
+            "reservation_minutes": ("relay_reservation_minutes", int),
+        },
     }
     for section, keys in spec.items():
         table = raw.get(section, {})
@@ -130,4 +147,24 @@ def load_config(data_dir: Path) -> Config:
             f"network.keepalive_s must be 0 (off) or 1 to 3600 seconds, not {cfg.keepalive_s}.",
             "Fix config.toml; 30 pings each friend connection every 30 s.",
         )
+    _check_relay(cfg)
     return cfg
+
+
+def _check_relay(cfg: Config) -> None:
+    # lowest and highest allowed; the highest keep the relay's wire limits in range
+    ranges = {
+        "max_reservations": (cfg.relay_max_reservations, 1, 4096),
+        "max_circuits": (cfg.relay_max_circuits, 1, 4096),
+        "circuit_minutes": (cfg.relay_circuit_minutes, 1, 1_000_000),
+        "circuit_mib": (cfg.relay_circuit_mib, 1, 1 << 30),
+        # a reservation is renewed 2 minutes before it ends: shorter ones would churn
+        "reservation_minutes": (cfg.relay_reservation_minutes, 5, 1_000_000),
+    }
+    for key, (value, low, high) in ranges.items():
+        if not low <= value <= high:
+            raise ConfigError(
+                f"relay.{key} must be between {low} and {high}, not {value}.",
+                "Fix config.toml (its comments show each default); to stop relaying"
+                " for friends, set relay.serve = false instead.",
+            )

@@ -272,9 +272,19 @@ class Node:
         )
         self.api.services["friends"] = friends
         self.household.attach_network(host, gate, friends)
-        from citizen.sync.reachability import ReachabilityService
+        from citizen.sync.reachability import ReachabilityService, RelayOptions
 
-        reach = ReachabilityService(host, gate, lambda: advertised_addrs(host))
+        c = self.config
+        relay = RelayOptions(
+            serve=c.relay_serve,
+            reserve=c.relay_reserve,
+            max_reservations=c.relay_max_reservations,
+            max_circuits=c.relay_max_circuits,
+            circuit_duration=c.relay_circuit_minutes * 60,
+            circuit_bytes=c.relay_circuit_mib * 1024 * 1024,
+            reservation_ttl=c.relay_reservation_minutes * 60,
+        )
+        reach = ReachabilityService(host, gate, lambda: advertised_addrs(host), options=relay)
         friends.use_reachability(reach.addrs, reach.connect, reach.connection_kind)
         friends.on_peer_ready(reach.peer_ready)
         friends.on_peer_gone(reach.peer_gone)

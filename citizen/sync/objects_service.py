@@ -50,6 +50,7 @@ from citizen.sync.objects_index import (
     HouseholdIndex,
     IndexEntry,
 )
+from citizen.sync.objects_resume import Presence, watch_friends
 from citizen.sync.objects_server import ObjectsServer
 from citizen.sync.objects_transfer import Transfer
 from citizen.sync.placement import Candidate, place_shares
@@ -121,6 +122,7 @@ class ObjectsService:
         self.host: IHost | None = None
         self.friends: FriendsService | None = None
         self.server: ObjectsServer | None = None
+        self.presence: Presence | None = None
         self.repair_lock = trio.Lock()
         self.refused: dict[HouseholdId, float] = {}
         self._repair_wanted = trio.Event()
@@ -139,6 +141,7 @@ class ObjectsService:
             self.settings.offer_bytes,
         )
         gate.serve_friends(PROTOCOL_ID, self.server.handle_stream)
+        self.presence = watch_friends(host, friends)  # transfers resume after a break
         friends.on_friend_removed(self._friend_removed)
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -174,7 +177,8 @@ class ObjectsService:
                 "This daemon runs offline: no friends to store shares with.",
                 "Restart it without --offline.",
             )
-        return Transfer(self.host, self.household, dict(self.friends.online), self.household_key)
+        online = dict(self.friends.online)
+        return Transfer(self.host, self.household, online, self.household_key, self.presence)
 
     async def friend_households(self) -> list[HouseholdId]:
         if self.friends is None:

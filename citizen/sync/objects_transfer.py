@@ -3,8 +3,10 @@
 A `Transfer` is opened per put, get, verify or repair. It picks one connected
 device per friend household, keeps one `HolderLink` per household for the
 operation, and remembers which holders failed or served bad shares, so the
-caller can record them. Segments are decoded and re-encoded off the trio
-thread.
+caller can record them. A link whose connection breaks resumes once the
+device is back (`objects_resume`); a fetch that has other holders to ask
+asks them instead of waiting. Segments are decoded and re-encoded off the
+trio thread.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from citizen.sync.objects_codec import (
 )
 from citizen.sync.objects_index import IndexEntry
 from citizen.sync.objects_link import HolderLink
+from citizen.sync.objects_resume import Presence
 from citizen.sync.segments import (
     EncodedSegment,
     decode_segment,
@@ -74,6 +77,8 @@ class Transfer:
         host: the libp2p host.
         owner: our household ID.
         online: connected friend devices (device -> household).
+        household_key: signs DeleteShares.
+        presence: lets links wait for a device to be connected again; None never resumes.
     """
 
     def __init__(
@@ -82,9 +87,11 @@ class Transfer:
         owner: HouseholdId,
         online: Mapping[DeviceId, HouseholdId],
         household_key: Callable[[], SigningKey],
+        presence: Presence | None = None,
     ) -> None:
         self.owner = owner
         self._host = host
+        self._presence = presence
         self._household_key = household_key
         self.devices: dict[HouseholdId, DeviceId] = {}
         for device, household in sorted(online.items()):
@@ -102,7 +109,7 @@ class Transfer:
         link = self._links.get(household)
         if link is None:
             link = self._links[household] = HolderLink(
-                self._host, household, self.devices[household]
+                self._host, household, self.devices[household], self._presence
             )
         return link
 
@@ -192,12 +199,12 @@ class Transfer:
         tried: set[int] = set()
         got: dict[int, bytes] = {}
 
-        async def fetch_one(number: int) -> None:
+        async def fetch_one(number: int, resume: bool) -> None:
             holder = m.placement[number]
             share_id = ShareId(info.share_hashes[number].hex())
             try:
                 answer: ShareData | Missing = await self.link(holder).request(
-                    FetchShare(share_id), (ShareData, Missing)
+                    FetchShare(share_id), (ShareData, Missing), resume=resume
                 )
             except CitizenError as exc:
                 self._unreachable(holder, exc)
@@ -229,9 +236,12 @@ class Transfer:
                     "Wait until more of the friends holding it are online, then try again.",
                 )
             tried.update(batch)
+            # wait for a holder that breaks only when too few others are left to ask
+            left = [j for j in order if j not in tried and self.online(m.placement[j])]
+            resume = not enough_spares(batch, left, m.placement)
             async with trio.open_nursery() as nursery:
                 for number in batch:
-                    nursery.start_soon(fetch_one, number)
+                    nursery.start_soon(fetch_one, number, resume)
         return await trio.to_thread.run_sync(
             decode_segment, entry.key, m.object_id_bytes, index, got, m.k, m.n, info
         )
@@ -268,3 +278,12 @@ class Transfer:
                 " the local copy or the manifest changed."
             )
         return encoded
+
+
+def enough_spares(batch: list[int], left: list[int], placement: Mapping[int, str]) -> bool:
+    """Whether each share number of `batch` could be replaced by one of `left` at another holder.
+
+    Then a holder whose connection breaks during the fetch is not waited for.
+    """
+    busy = {placement[j] for j in batch}
+    return len([j for j in left if placement[j] not in busy]) >= len(batch)

@@ -1,0 +1,150 @@
+"""Resuming object transfers after a holder's connection breaks: how often, and waiting for it.
+
+A relay resets a relayed connection once it has carried its byte or time
+limit (``[relay]`` in config.toml), a relayed connection is closed once hole
+punching gave a direct one, and a home router may forget a mapping. None of
+that should fail a put or a get: every `/citizen/objects/1` request is
+idempotent at the holder (a share is stored by hash, once per owner; fetch,
+challenge, list and delete change nothing when repeated), so a `HolderLink`
+sends the request that was in flight again, on a new stream, once the device
+is connected again (`Presence`), a bounded number of times (`ResumePolicy`).
+Requests already answered are never sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import trio
+from libp2p.abc import IHost
+from libp2p.peer.id import ID
+
+from citizen.ids import DeviceId, HouseholdId
+
+#: how often a waiter re-checks a device's connections (a closed one makes no callback)
+RECHECK = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePolicy:
+    """How hard a `HolderLink` tries one request before giving the holder up.
+
+    Attributes:
+        attempts: sends of one request, the first included.
+        reconnect_timeout: after a break, how long to wait for the device to be
+            connected again (the friends service re-dials it meanwhile, through
+            a relay if need be).
+        backoff_min, backoff_max: pause before each retry, doubling from min to max.
+    """
+
+    attempts: int = 8
+    reconnect_timeout: float = 60.0
+    backoff_min: float = 0.5
+    backoff_max: float = 10.0
+
+    def may_retry(self, retry: int) -> bool:
+        """Whether retry number `retry` (1 = the first retry) is still allowed."""
+        return 1 <= retry < self.attempts
+
+    def delay(self, retry: int) -> float:
+        """The pause before retry number `retry` (1 = the first retry)."""
+        return float(min(self.backoff_max, self.backoff_min * 2 ** max(0, retry - 1)))
+
+
+class Presence:
+    """Which friend devices are connected now, and waiting until one is (again).
+
+    Args:
+        is_connected: whether a device has said hello and has an open connection.
+        wake: ask the friends service to dial offline devices now.
+    """
+
+    def __init__(self, is_connected: Callable[[DeviceId], bool], wake: Callable[[], None]) -> None:
+        self._is_connected = is_connected
+        self._wake = wake
+        self._changed = trio.Event()
+
+    def changed(self) -> None:
+        """A device came or went: wake every waiter to look again."""
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def peer_ready(self, device: DeviceId, household: HouseholdId) -> None:
+        self.changed()
+
+    def peer_gone(self, device: DeviceId) -> None:
+        self.changed()
+
+    def connected(self, device: DeviceId) -> bool:
+        return self._is_connected(device)
+
+    async def wait_connected(self, device: DeviceId, timeout: float) -> bool:
+        """Wait until `device` is connected; False if it is not within `timeout` seconds."""
+        with trio.move_on_after(timeout):
+            while not self._is_connected(device):
+                self._wake()
+                with trio.move_on_after(RECHECK):
+                    await self._changed.wait()
+            return True
+        return False
+
+
+class _Friends(Protocol):
+    """What `watch_friends` uses of `FriendsService` (its public wiring API)."""
+
+    @property
+    def online(self) -> Mapping[DeviceId, HouseholdId]: ...
+
+    def on_peer_ready(
+        self, callback: Callable[[DeviceId, HouseholdId], Awaitable[None]]
+    ) -> None: ...
+
+    def on_peer_gone(self, callback: Callable[[DeviceId], None]) -> None: ...
+
+    def wake(self) -> None: ...
+
+
+def watch_friends(host: IHost, friends: _Friends) -> Presence:
+    """A `Presence` fed by the friends service's callbacks.
+
+    A device counts as connected once it said hello and while it has an open connection.
+    """
+
+    def connected(device: DeviceId) -> bool:
+        if device not in friends.online:
+            return False
+        return any(not c.is_closed for c in host.get_network().get_connections(_peer(device)))
+
+    presence = Presence(connected, friends.wake)
+    friends.on_peer_ready(presence.peer_ready)
+    friends.on_peer_gone(presence.peer_gone)
+    return presence
+
+
+def on_relay(stream: Any) -> bool:
+    """Whether a libp2p stream runs over a relayed connection."""
+    try:
+        addrs = stream.muxed_conn.get_transport_addresses()
+    except Exception:
+        return False
+    return any("/p2p-circuit" in str(a) for a in addrs)
+
+
+def direct_connection(host: IHost, device: DeviceId) -> bool:
+    """Whether an open, direct (not relayed) connection to `device` exists now."""
+    for conn in host.get_network().get_connections(_peer(device)):
+        if conn.is_closed:
+            continue
+        try:
+            addrs = conn.get_transport_addresses()
+        except Exception:
+            continue
+        if not any("/p2p-circuit" in str(a) for a in addrs):
+            return True
+    return False
+
+
+def _peer(device: DeviceId) -> ID:
+    return ID.from_base58(device)

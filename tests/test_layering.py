@@ -36,6 +36,7 @@ PURE = [
     "sync/backup_codec.py",
     "sync/enroll_codec.py",
     "sync/dialback_codec.py",
+    "sync/natpmp_codec.py",
     "identity/revocation.py",
 ]
 IO_MODULES = ("trio", "libp2p", "sqlite3", "multiaddr", "hypercorn", "starlette")

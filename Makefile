@@ -29,6 +29,12 @@ test: $(STAMP)
 	@command -v iptables >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
 		(apt-get install -y -qq iptables >/dev/null 2>&1 || \
 		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq iptables >/dev/null 2>&1)) || true
+	@# the port mapping tests run miniupnpd inside those namespaces; Debian installs it
+	@# disabled and does not start it (noninteractive: the "start the daemon?" default is no)
+	@command -v miniupnpd >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq miniupnpd >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq miniupnpd >/dev/null 2>&1)) || true
 	$(BIN)/ruff check citizen sdk tests bench
 	$(BIN)/ruff format --check citizen sdk tests bench
 	$(BIN)/mypy

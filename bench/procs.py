@@ -92,9 +92,13 @@ class BenchDaemon:
 
     def init(self) -> None:
         self.json("init", "--name", self.name, "--device-name", f"{self.name}-pi")
-        # benchmarks never multicast on the machine's real network: mDNS off
+        # benchmarks never multicast on, nor ask the router of, the machine's real
+        # network: mDNS and port mapping (UPnP/NAT-PMP) off
         config = self.data_dir / "config.toml"
-        config.write_text(config.read_text().replace("mdns = true", "mdns = false"))
+        text = config.read_text().replace("mdns = true", "mdns = false")
+        text = text.replace("port_mapping = true", "port_mapping = false")
+        assert "port_mapping = false" in text, "config.toml lost its port_mapping key"
+        config.write_text(text)
 
     def launch(self, env: dict[str, str] | None = None) -> None:
         """Start `citizen run` without waiting; `wait_ready` measures from here."""

@@ -33,6 +33,7 @@ class Config:
     device_name: str = "citizen"
     listen: tuple[str, ...] = ("/ip4/0.0.0.0/tcp/4747",)
     mdns: bool = True
+    port_mapping: bool = True  # UPnP IGD / NAT-PMP, for the libp2p listen ports only
     keepalive_s: int = 30
     serve_rendezvous: bool = True
     rendezvous_points: tuple[str, ...] = ()
@@ -100,6 +101,7 @@ def load_config(data_dir: Path) -> Config:
         "network": {
             "listen": ("listen", list),
             "mdns": ("mdns", bool),
+            "port_mapping": ("port_mapping", bool),
             "keepalive_s": ("keepalive_s", int),
             "serve_rendezvous": ("serve_rendezvous", bool),
             "rendezvous_points": ("rendezvous_points", list),

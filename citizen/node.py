@@ -97,11 +97,25 @@ class Node:
             "pid": os.getpid(),
             "keepalive": getattr(self, "liveness", None) and self.liveness.statistics(),
             **self._reachability(),
+            **self._port_mapping(),
         }
 
     def _reachability(self) -> dict[str, object]:
         reach = getattr(self, "reach", None)
         return reach.status_json() if reach is not None else {"reachability": "offline"}
+
+    def _port_mapping(self) -> dict[str, object]:
+        mapper = getattr(self, "portmap", None)
+        if mapper is not None:
+            status: dict[str, object] = mapper.status_json()
+            return status
+        off: dict[str, object] = {
+            "enabled": False,
+            "method": None,
+            "external_addrs": [],
+            "error": None,
+        }
+        return {"port_mapping": off}
 
     def stop(self) -> None:
         self._stop.set()
@@ -284,7 +298,21 @@ class Node:
             circuit_bytes=c.relay_circuit_mib * 1024 * 1024,
             reservation_ttl=c.relay_reservation_minutes * 60,
         )
-        reach = ReachabilityService(host, gate, lambda: advertised_addrs(host), options=relay)
+        from citizen.sync.portmap import PortMapper
+
+        mapper = None
+        if self.config.port_mapping:
+            # the libp2p host's own listen ports only: never the local API, never mDNS
+            mapper = PortMapper(lambda: [str(a) for a in host.get_transport_addrs()])
+        self.portmap = mapper
+
+        def direct_addrs() -> list[str]:
+            # mapped (public) addresses first: py-libp2p's swarm dials only the first
+            # TCP address it is given, and a friend elsewhere cannot reach our LAN ones
+            mapped = mapper.addrs() if mapper is not None else []
+            return mapped + advertised_addrs(host)
+
+        reach = ReachabilityService(host, gate, direct_addrs, options=relay)
         friends.use_reachability(reach.addrs, reach.connect, reach.connection_kind)
         friends.on_peer_ready(reach.peer_ready)
         friends.on_peer_gone(reach.peer_gone)
@@ -303,6 +331,8 @@ class Node:
                 self.listen_addrs = advertised_addrs(host)
                 await nursery.start(friends.run)
                 await nursery.start(reach.run)
+                if mapper is not None:
+                    nursery.start_soon(mapper.run)
                 await nursery.start(liveness.run)
                 await nursery.start(self.docs.run)
                 await nursery.start(self.backup.run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,10 @@ READY_TIMEOUT = 60.0
 
 class Daemon:
     """One household device: a data dir, the `citizen` CLI, and a `citizen run` process."""
+
+    #: Ask the home router for port mappings. Only ever set for a daemon inside a
+    #: test's own network namespaces (tests/e2e/test_portmap.py), never on the host.
+    allow_port_mapping = False
 
     def __init__(self, data_dir: Path, name: str) -> None:
         self.data_dir = data_dir
@@ -57,18 +62,32 @@ class Daemon:
 
     def init(self, *extra: str) -> Any:
         created = self.json("init", "--name", self.name, "--device-name", f"{self.name}-pi", *extra)
-        self.no_mdns()
+        self.keep_off_real_network()
         return created
 
-    def no_mdns(self) -> None:
-        """Tests never multicast on the machine's real network: mDNS off."""
+    def keep_off_real_network(self) -> None:
+        """Tests never multicast on, nor ask the router of, the machine's real network.
+
+        mDNS off, and port mapping (UPnP/NAT-PMP) off unless `allow_port_mapping`;
+        the key is added if the config lacks it, since it defaults to on.
+        """
         config = self.data_dir / "config.toml"
-        if config.exists():
-            config.write_text(config.read_text().replace("mdns = true", "mdns = false"))
+        if not config.exists():
+            return
+        text = config.read_text().replace("mdns = true", "mdns = false")
+        line = f"port_mapping = {'true' if self.allow_port_mapping else 'false'}"
+        text, found = re.subn(r"(?m)^port_mapping[ \t]*=.*$", line, text)
+        if not found:
+            text, found = re.subn(r"(?m)^\[network\][ \t]*$", f"[network]\n{line}", text, count=1)
+        if not found:
+            text += f"\n[network]\n{line}\n"
+        config.write_text(text)
+
+    no_mdns = keep_off_real_network  # the old name
 
     def start(self, *extra: str, port: int = 0) -> None:
         assert self.proc is None
-        self.no_mdns()
+        self.keep_off_real_network()
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
             [

@@ -47,6 +47,7 @@ from citizen.errors import CitizenError, UnreachableError
 from citizen.ids import DeviceId, HouseholdId
 from citizen.sync import dialback_codec as dc
 from citizen.sync.framing import read_frame, write_frame
+from citizen.sync.holepunch import HolePuncher
 from citizen.sync.host import FriendGate
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,9 @@ class ReachabilityService:
         gate.serve_friends(STOP_PROTOCOL, self.relay._handle_stop_stream)
         if self.options.serve:
             gate.serve_friends(HOP_PROTOCOL, self.relay._handle_hop_stream)
+        self.punch = HolePuncher(
+            host, gate, lambda: self.reachability().observed, self.connection_kind
+        )
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -187,9 +191,11 @@ class ReachabilityService:
         """A friend device finished hello: check reachability with it, maybe reserve there."""
         self._online.add(device)
         self._wake.set()
+        await self.punch.peer_ready(device, household)
 
     def peer_gone(self, device: DeviceId) -> None:
         self._online.discard(device)
+        self.punch.peer_gone(device)
         self._results.pop(device, None)
         self._checked.pop(device, None)
         if self._relays.held.pop(device, None) is not None:
@@ -236,6 +242,8 @@ class ReachabilityService:
             "checked_by": r.checked_by,
             "relay_addrs": self.relay_addrs(),
             "relaying_for": len(self.relay.resource_manager._reservations),
+            "relay_circuits": len(self.relay._active_relays),
+            **self.punch.status_json(),
         }
 
     # -- dialing --------------------------------------------------------------------------
@@ -275,6 +283,7 @@ class ReachabilityService:
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            await nursery.start(self.punch.run)
             task_status.started()
             while True:
                 self._wake = trio.Event()

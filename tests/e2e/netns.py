@@ -103,6 +103,8 @@ class Topology:
         self._link("public", PUBLIC_TO_C, "router_c", ROUTER_C_WAN, 24, "pc")
         self._link("router_a", "10.0.1.1", "home_a", HOME_A, 24, "ha")
         self._link("router_c", "10.0.2.1", "home_c", HOME_C, 24, "hc")
+        # the public network routes between the two ISPs' subnets, like the internet
+        self.exec("public", "sysctl", "-qw", "net.ipv4.ip_forward=1")
         self.exec("home_a", "ip", "route", "add", "default", "via", "10.0.1.1")
         self.exec("home_c", "ip", "route", "add", "default", "via", "10.0.2.1")
         self._router("router_a", PUBLIC_TO_A, wan=self._ifname("pa", 1), lan=self._ifname("ha", 0))

@@ -15,10 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.daemons import pair, wait_until
-from tests.e2e.nat_daemons import PORT, NsDaemon, doc_value, online
+from tests.e2e.nat_daemons import PORT, NsDaemon, connection, doc_value, online
 from tests.e2e.nat_peer import peer_id_of
 from tests.e2e.netns import (
     HOME_A,
@@ -185,23 +183,47 @@ def test_symmetric_nat_homes_still_pair_and_sync_through_relay(
     wait_until(lambda: c.status()["reachability"] == "behind_nat", "gamma behind NAT")
     assert pair(a, c)["name"] == "alpha"
     wait_until(lambda: online(a, "gamma") and online(c, "alpha"), "alpha and gamma online")
-    gamma = next(f for f in a.json("friends") if f["name"] == "gamma")
-    assert gamma["devices"][0]["connection"] == "relayed"
+    # a hole punch is tried and fails: gamma's router maps port 4747 to a random port
+    wait_until(lambda: c.status()["hole_punch"]["failed"] >= 1, "gamma's failed hole punch")
+    assert a.status()["hole_punch"]["upgraded"] == c.status()["hole_punch"]["upgraded"] == 0
+    assert connection(a, "gamma") == connection(c, "alpha") == "relayed"
     doc = c.json("doc", "new", "Through the relay")["doc_id"]
     c.json("doc", "share", doc, "alpha", "--role", "writer")
     c.json("doc", "set", doc, "nat", '"symmetric"')
     wait_until(lambda: doc_value(a, doc) == {"nat": "symmetric"}, "gamma's doc at alpha")
 
 
-@pytest.mark.skip(
-    reason="DCUtR does not upgrade yet: py-libp2p 0.8.1's DCUtRProtocol exchange runs "
-    "through FriendGate (served via serve_friends, run with background_trio_service, "
-    "observed addresses fed from dialback), but in this topology every hole-punch dial "
-    "bound to the listen port fails with EADDRNOTAVAIL (0.0.0.0:4747 and 10.0.x.2:4747 "
-    "sources alike) and the connection stays relayed"
-)
-def test_relayed_connection_upgrades_to_direct_where_nat_allows() -> None:
-    raise AssertionError("not reached")
+def test_relayed_connection_upgrades_to_direct_where_nat_allows(
+    topo: Topology, ns_daemons: dict[str, NsDaemon]
+) -> None:
+    a, b, c = ns_daemons["alpha"], ns_daemons["beta"], ns_daemons["gamma"]
+    for d in (a, b, c):
+        d.init()
+        d.start()
+    pair(b, a)
+    pair(b, c)
+    for d in (a, c):  # both know their router's public address from beta's dialback
+        wait_until(lambda d=d: d.status()["observed_addrs"], f"{d.name}'s observed address")
+    wait_until(lambda: a.status().get("relay_addrs"), "alpha's reservation at beta")
+    assert pair(a, c)["name"] == "alpha"  # through the relay: neither home is reachable
+    # no step by anyone: the relayed connection is upgraded by hole punching
+    wait_until(
+        lambda: connection(a, "gamma") == "direct" and connection(c, "alpha") == "direct",
+        "alpha and gamma connected directly",
+        timeout=180,
+    )
+    assert a.status()["hole_punch"]["upgraded"] + c.status()["hole_punch"]["upgraded"] >= 1
+    # a real TCP connection between home A and router C's public address, port to port
+    tcp = topo.exec("home_a", "ss", "-Htn", "state", "established").stdout
+    assert f"{HOME_A}:{PORT}" in tcp and f"{ROUTER_C_WAN}:{PORT}" in tcp, tcp
+    # and the relay leg is dropped once the direct one carries the traffic
+    wait_until(lambda: b.status()["relay_circuits"] == 0, "beta to stop relaying alpha-gamma")
+    doc = a.json("doc", "new", "Direct")["doc_id"]
+    a.json("doc", "share", doc, "gamma", "--role", "writer")
+    a.json("doc", "set", doc, "path", '"direct"')
+    wait_until(lambda: doc_value(c, doc) == {"path": "direct"}, "alpha's doc at gamma")
+    c.json("doc", "set", doc, "back", "true")
+    wait_until(lambda: doc_value(a, doc) == {"path": "direct", "back": True}, "gamma's reply")
 
 
 def test_friends_reconnect_after_the_home_routers_address_changes(

@@ -32,7 +32,6 @@ import trio
 from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
-from libp2p.peer.peerinfo import PeerInfo
 from libp2p.relay.circuit_v2.config import RelayConfig, RelayRole
 from libp2p.relay.circuit_v2.pb.circuit_pb2 import HopMessage
 from libp2p.relay.circuit_v2.protocol import PROTOCOL_ID as HOP_PROTOCOL
@@ -62,6 +61,7 @@ RESERVE_MARGIN = 120  # renew a reservation this many seconds before it expires
 RESERVE_RETRY = 60.0  # after a refused or failed reservation
 DIAL_TIMEOUT = 10.0
 DIRECT_FIRST_TIMEOUT = 5.0  # direct attempt before falling back to a relay
+DIAL_STAGGER = 0.25  # between dials to a friend's successive direct addresses
 STATUS_OK = 100  # circuit v2 Status.OK
 
 
@@ -257,13 +257,12 @@ class ReachabilityService:
         direct = [a for a in addrs if not is_circuit(a)]
         relayed = [a for a in addrs if is_circuit(a)]
         errors: list[str] = []
-        if direct:
-            try:
-                with trio.fail_after(DIRECT_FIRST_TIMEOUT if relayed else DIAL_TIMEOUT):
-                    await self.host.connect(PeerInfo(peer, [_maddr(a) for a in direct]))
-                return "direct"
-            except Exception as exc:
-                errors.append(f"direct: {exc or type(exc).__name__}")
+        now = self.connection_kind(peer)
+        if now is not None:
+            return now  # already connected (the friend dialed us meanwhile)
+        timeout = DIRECT_FIRST_TIMEOUT if relayed else DIAL_TIMEOUT
+        if direct and await self._dial_direct(peer, direct, timeout, errors):
+            return "direct"
         for addr in relayed:
             target = addr if addr.endswith(f"/p2p/{peer}") else f"{addr}/p2p/{peer}"
             try:
@@ -277,6 +276,38 @@ class ReachabilityService:
             f"Could not reach {peer}: {'; '.join(errors) or 'no address known'}.",
             "Check that the other daemon runs; behind a NAT it needs a reachable friend as relay.",
         )
+
+    async def _dial_direct(
+        self, peer: ID, addrs: list[str], timeout: float, errors: list[str]
+    ) -> bool:
+        """Dial every direct address, a little staggered, until one connects.
+
+        py-libp2p's own dial tries only one TCP address per peer, so a friend
+        known at its LAN, mapped and interface addresses would be tried at one.
+        """
+        maddrs = [_maddr(a) for a in addrs]
+        self.host.get_peerstore().add_addrs(peer, maddrs, 3600)
+        network: Any = self.host.get_network()
+        connected = False
+
+        async def attempt(maddr: Multiaddr, delay: float, done: trio.CancelScope) -> None:
+            nonlocal connected
+            await trio.sleep(delay)
+            try:
+                await network.dial_addr(maddr, peer)
+            except Exception as exc:
+                errors.append(f"{maddr}: {exc or type(exc).__name__}")
+                return
+            connected = True
+            done.cancel()
+
+        with trio.move_on_after(timeout) as timer:
+            async with trio.open_nursery() as nursery:
+                for i, maddr in enumerate(maddrs):
+                    nursery.start_soon(attempt, maddr, i * DIAL_STAGGER, nursery.cancel_scope)
+        if timer.cancelled_caught and not connected:
+            errors.append(f"direct: no answer within {timeout:g} s")
+        return connected
 
     # -- run ------------------------------------------------------------------------------
 

@@ -307,8 +307,8 @@ class Node:
         self.portmap = mapper
 
         def direct_addrs() -> list[str]:
-            # mapped (public) addresses first: py-libp2p's swarm dials only the first
-            # TCP address it is given, and a friend elsewhere cannot reach our LAN ones
+            # mapped (public) addresses first: friends dial them first (a friend
+            # elsewhere cannot reach our LAN ones)
             mapped = mapper.addrs() if mapper is not None else []
             return mapped + advertised_addrs(host)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from citizen.cli.output import Out
@@ -54,5 +56,33 @@ def register(cli: click.Group) -> None:
             f"Listening  {', '.join(data['listen']) or 'offline'}",
             f"Uptime     {data['uptime_s']:.0f} s",
             f"Friends    {data['friends']}",
+            *_network_lines(data),
         ]
         out.emit(data, "\n".join(lines))
+
+
+def _network_lines(data: dict[str, Any]) -> list[str]:
+    """How friends reach this device: reachability, relays, router mapping, hole punches."""
+    state = data.get("reachability")
+    if state in (None, "offline"):
+        return []
+    observed = ", ".join(data.get("observed_addrs") or [])
+    seen = f"friends see {observed}" if observed else "no friend has said yet"
+    label = {"public": "public", "behind_nat": "behind a NAT", "unknown": "unknown"}
+    lines = [f"Reachable  {label.get(state, str(state))} ({seen})"]
+    relays = data.get("relay_addrs") or []
+    if relays:
+        lines.append(f"Relayed at {len(relays)} friend(s): {', '.join(relays)}")
+    mapping = data.get("port_mapping") or {}
+    if mapping.get("external_addrs"):
+        method = mapping.get("method") or "router"
+        lines.append(f"Router     {', '.join(mapping['external_addrs'])} ({method})")
+    elif mapping.get("enabled"):
+        lines.append(f"Router     no port mapping ({mapping.get('error') or 'none yet'})")
+    punch = data.get("hole_punch") or {}
+    if punch.get("upgraded") or punch.get("failed"):
+        lines.append(
+            f"Hole punch {punch.get('upgraded', 0)} upgraded to direct, "
+            f"{punch.get('failed', 0)} stayed relayed"
+        )
+    return lines

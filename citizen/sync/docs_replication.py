@@ -62,6 +62,10 @@ HouseholdHooks = tuple[
     Callable[[DocMessage], Awaitable[None]],
 ]
 GrantsFor = Callable[[HouseholdId], Awaitable[list[bytes]]]
+FriendHooks = tuple[
+    Callable[[HouseholdId], Awaitable[list[DocMessage]]],
+    Callable[[HouseholdId, DocInfo], Awaitable[None]],
+]
 OnEffects = Callable[[Link, Effects], Awaitable[None]]
 
 
@@ -102,6 +106,7 @@ class Replicator:
         self._me: str = ""
         self._nursery: trio.Nursery | None = None
         self._own: HouseholdHooks | None = None
+        self._friend_info: FriendHooks | None = None
         self._opening: set[DeviceId] = set()  # devices with an `_outbound` loop running
 
     def serve_own_household(
@@ -113,6 +118,15 @@ class Replicator:
         """Between our own devices: send `intro()` (doc infos, our grants) when a link
         opens, and hand such messages from the other device to `on_intro`."""
         self._own = (household, intro, on_intro)
+
+    def serve_friend_info(
+        self,
+        intro: Callable[[HouseholdId], Awaitable[list[DocMessage]]],
+        on_info: Callable[[HouseholdId, DocInfo], Awaitable[None]],
+    ) -> None:
+        """With friends: send `intro(household)` (titles of the docs we share with it)
+        when a link opens, and hand a friend's `DocInfo` to `on_info(household, msg)`."""
+        self._friend_info = (intro, on_info)
 
     def attach(self, host: IHost, gate: FriendGate) -> None:
         self._host = host
@@ -200,6 +214,8 @@ class Replicator:
             await self.refresh_access(link)
             grants = [] if own else await self._grants_for(household)
             await self._send(link, link.session.start(link.docs, grants))
+            if not own and self._friend_info is not None:
+                await self._send(link, await self._friend_info[0](household))
             reader = FrameReader()
             while True:
                 try:
@@ -242,6 +258,9 @@ class Replicator:
         ):
             await self._own[2](msg)
             await self.refresh_access(link)
+            return
+        if isinstance(msg, DocInfo) and self._friend_info is not None:
+            await self._friend_info[1](link.household, msg)
             return
         try:
             fx = link.session.on_message(msg, link.docs)

@@ -77,6 +77,7 @@ class DocsService:
         friends.on_peer_gone(self.replicator.peer_gone)
         friends.on_friend_removed(self._friend_removed)
         self.replicator.serve_own_household(self.household, self._intro, self._on_intro)
+        self.replicator.serve_friend_info(self._titles_for, self._on_friend_info)
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await self.replicator.run(task_status=task_status)
@@ -120,6 +121,37 @@ class DocsService:
                     log.warning("a household device sent a bad grant: %s", exc)
                     return
                 await self.store.put_grant(grant)
+
+    async def _titles_for(self, household: HouseholdId) -> list[DocMessage]:
+        """For a friend: the titles of our docs shared with it (sync carries no title)."""
+        out: list[DocMessage] = []
+        for grant in await self.store.list_grants(friend=household):
+            if grant.owner_household != self.household or grant.revoked:
+                continue
+            try:
+                info = await self.store.info(grant.doc_id)
+            except NotFoundError:
+                continue
+            out.append(DocInfo(info.doc_id, self.household, info.title))
+        return out
+
+    async def _on_friend_info(self, household: HouseholdId, msg: DocInfo) -> None:
+        """A friend's title for a doc it owns and shared with us names our replica."""
+        if msg.owner != household:
+            log.info("%s sent a title for a doc it does not own; ignored", household)
+            return
+        try:
+            info = await self.store.info(msg.doc_id)
+        except NotFoundError:
+            return  # not shared with us (yet): the grant comes first
+        if info.owner != household or info.title == msg.title:
+            return
+        try:
+            await self.store.set_title(msg.doc_id, msg.title)
+        except CitizenError as exc:
+            log.info("title of doc %s from %s not taken: %s", msg.doc_id, household, exc)
+            return
+        self._notify()
 
     async def _friend_removed(self, household: HouseholdId) -> None:
         await self.store.delete_friend_grants(household)
@@ -344,6 +376,7 @@ class DocsService:
         self._notify()
         await self.replicator.send_to_household(self.household, [Granted(signed)])
         await self.replicator.send_to_household(household, [Granted(signed)])
+        await self.replicator.send_to_household(household, await self._titles_for(household))
         for link in list(self.replicator.links.values()):
             if link.household == household:
                 await self.replicator.refresh_access(link)

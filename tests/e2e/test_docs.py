@@ -52,6 +52,8 @@ def test_live_replication_and_grants(make_daemon: Callable[[str], Daemon]) -> No
     # beta never learns the private doc exists, not even in its database
     listed = [d["doc_id"] for d in b.json("doc", "list")]
     assert shared in listed and private not in listed
+    # the owner's title names beta's replica (sync itself carries no title)
+    wait_until(lambda: _titles(b).get(shared) == "Shopping", "alpha's title on beta")
     db = sqlite3.connect(b.data_dir / "citizen.db")
     stored = {row[0] for row in db.execute("SELECT doc_id FROM docs")}
     grants = {row[0] for row in db.execute("SELECT doc_id FROM grants")}
@@ -169,6 +171,10 @@ def test_acknowledged_changes_survive_kill_9(make_daemon: Callable[[str], Daemon
         assert value is not None, "the doc must load after a kill -9"
         lost = [k for k in acknowledged if k not in value]
         assert not lost, f"{len(lost)} acknowledged changes lost: {lost[:5]}"
+
+
+def _titles(d: Daemon) -> dict[str, str]:
+    return {doc["doc_id"]: doc["title"] for doc in d.json("doc", "list")}
 
 
 def test_big_doc_syncs_to_a_new_friend_and_compacts(make_daemon: Callable[[str], Daemon]) -> None:

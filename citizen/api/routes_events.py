@@ -1,4 +1,4 @@
-"""Local API: the events WebSocket, ``/v1/events``: friends coming and going, docs changing.
+"""Local API: the ``/v1/events`` WebSocket: friends coming and going, docs and objects changing.
 
 The daemon sends text frames only, each one JSON object with a ``type``:
 
@@ -11,11 +11,27 @@ The daemon sends text frames only, each one JSON object with a ``type``:
   (by an app, the CLI, or a friend's device), or the doc appeared (created
   here, or shared with us). Changes close together may come as one event;
   read the doc for its state.
+- ``{"type": "object_added", "object_id", "name", "size"}``: an object is in
+  the household index: a put finished here, or on another device of the
+  household (its index entry replicated here). ``size`` is in bytes.
+- ``{"type": "object_removed", "object_id"}``: the object left the index
+  (``rm`` here or on another device).
+- ``{"type": "object_changed", "object_id", "state", "local"}``: the object's
+  ``state`` (``complete`` or ``under-replicated``) or ``local`` (this device
+  has its plaintext copy) differs from what was last reported; both carry
+  the new values, as ``GET /v1/objects`` lists them.
 
-Objects are not reported yet: the objects service announces nothing when an
-object's state changes. Frames from the app are ignored. An app that reads
-events too slowly to keep up is disconnected with close code 1013 (try again
-later); events are not stored, so after reconnecting it reads current state.
+Object events compare the objects listing after each committed doc change
+(the index is a household doc) and after an evict, which drops a local copy
+without touching the index. A restore (``POST /v1/objects/{id}/restore``)
+does not touch the index either and announces nothing: its ``local: true``
+shows in the next object event's comparison, not by itself. Changes close
+together may come as one comparison, so an object added and removed in
+between may never be reported.
+
+Frames from the app are ignored. An app that reads events too slowly to keep
+up is disconnected with close code 1013 (try again later); events are not
+stored, so after reconnecting it reads current state.
 
 Refusals before the handshake are HTTP error answers with the JSON error body
 (the bearer token on TCP, as for every route). Like the doc sync socket this
@@ -29,6 +45,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import trio
 from starlette.routing import BaseRoute, WebSocketRoute
@@ -38,6 +55,9 @@ from citizen.api.context import ApiContext
 from citizen.errors import CitizenError
 from citizen.ids import DeviceId, DocId, HouseholdId
 from citizen.sync.docs_service import DocsService
+
+if TYPE_CHECKING:
+    from citizen.sync.objects_service import ObjectsService
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +149,83 @@ async def _watch_docs(
         versions = now
 
 
+#: object ID → its listing entry, as `ObjectsService.list` gives it
+Listing = dict[str, dict[str, object]]
+
+
+async def _object_listing(objects: ObjectsService) -> Listing:
+    return {str(o["object_id"]): o for o in await objects.list()}
+
+
+def object_events(before: Listing, after: Listing) -> list[Event]:
+    """The object events that turn listing `before` into `after`: added, changed, removed."""
+    events: list[Event] = []
+    for object_id, now in after.items():
+        was = before.get(object_id)
+        if was is None:
+            events.append(
+                {
+                    "type": "object_added",
+                    "object_id": object_id,
+                    "name": now["name"],
+                    "size": now["size"],
+                }
+            )
+        elif (was["state"], was["local"]) != (now["state"], now["local"]):
+            events.append(
+                {
+                    "type": "object_changed",
+                    "object_id": object_id,
+                    "state": now["state"],
+                    "local": now["local"],
+                }
+            )
+    for object_id in sorted(before.keys() - after.keys()):
+        events.append({"type": "object_removed", "object_id": object_id})
+    return events
+
+
+async def _next_change(docs: DocsService, seen: int, evicted: trio.Event) -> None:
+    """Return once a doc change after `seen` is committed, or `evicted` is set."""
+    async with trio.open_nursery() as nursery:
+
+        async def doc_change() -> None:
+            # No checkpoint between the check and waiting: no change is missed.
+            while docs.change_counter == seen:
+                await docs.wait_changed()
+            nursery.cancel_scope.cancel()
+
+        async def eviction() -> None:
+            await evicted.wait()
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(doc_change)
+        nursery.start_soon(eviction)
+
+
+async def _watch_objects(
+    docs: DocsService,
+    objects: ObjectsService,
+    send: trio.MemorySendChannel[Event],
+    listing: Listing,
+    seen: int,
+    evicted: trio.Event,
+) -> None:
+    """Forever: after each committed change or evict, the object events since the last look.
+
+    `seen` and `evicted` are the docs change counter and the objects service's
+    `local_changed` event as they were before `listing` was taken.
+    """
+    while True:
+        if docs.change_counter == seen and not evicted.is_set():
+            await _next_change(docs, seen, evicted)
+        seen, evicted = docs.change_counter, objects.local_changed
+        now = await _object_listing(objects)
+        for event in object_events(listing, now):
+            await send.send(event)
+        listing = now
+
+
 async def _forward(ws: WebSocket, receive: trio.MemoryReceiveChannel[Event]) -> None:
     """Send each queued event; returns when the hub dropped this app as too slow."""
     async for event in receive:
@@ -144,10 +241,15 @@ async def _serve(ws: WebSocket, ctx: ApiContext, hub: EventHub) -> None:
     hub.attach(ctx)
     docs: DocsService | None = ctx.services.get("docs")
     send, receive = trio.open_memory_channel[Event](MAX_QUEUED)
-    # Subscribe and take the docs baseline before accepting: once the app's
-    # handshake is done, every later event reaches it.
-    versions = await _doc_versions(docs) if docs is not None else {}
+    # Subscribe and take the docs and objects baselines before accepting: once
+    # the app's handshake is done, every later event reaches it. The counter
+    # (and the evict event) first: a change while the baselines are read is
+    # then looked at again, not missed.
     seen = docs.change_counter if docs is not None else 0
+    versions = await _doc_versions(docs) if docs is not None else {}
+    objects: ObjectsService | None = ctx.services.get("objects") if docs is not None else None
+    evicted = objects.local_changed if objects is not None else trio.Event()
+    listing = await _object_listing(objects) if objects is not None else {}
     too_slow = False
     with hub.subscribed(send):
         await ws.accept()
@@ -170,9 +272,19 @@ async def _serve(ws: WebSocket, ctx: ApiContext, hub: EventHub) -> None:
                 except CitizenError as exc:
                     log.warning("events socket stopped watching docs: %s", exc)
 
+            async def watch_objects(service: DocsService, objects_service: ObjectsService) -> None:
+                try:
+                    await _watch_objects(service, objects_service, send, listing, seen, evicted)
+                except trio.ClosedResourceError:
+                    pass  # dropped as too slow; forward() ends the socket
+                except CitizenError as exc:
+                    log.warning("events socket stopped watching objects: %s", exc)
+
             nursery.start_soon(forward)
             if docs is not None:
                 nursery.start_soon(watch_docs, docs)
+                if objects is not None:
+                    nursery.start_soon(watch_objects, docs, objects)
             try:
                 await _until_disconnect(ws)
             except WebSocketDisconnect:

@@ -127,6 +127,7 @@ class ObjectsService:
         self.refused: dict[HouseholdId, float] = {}
         self._repair_wanted = trio.Event()
         self._in_flight: set[ObjectId] = set()
+        self.local_changed = trio.Event()  # set, then replaced, when evict drops a local copy
 
     # -- wiring -----------------------------------------------------------------------
 
@@ -350,6 +351,8 @@ class ObjectsService:
                 "Run `citizen repair` (with enough friends online), then evict again.",
             )
         removed = await trio.to_thread.run_sync(self.local.remove, entry.object_id)
+        self.local_changed.set()
+        self.local_changed = trio.Event()
         return self.listing(entry) | {"evicted": removed}
 
     async def remove(self, object_id: str) -> dict[str, object]:

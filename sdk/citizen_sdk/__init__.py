@@ -9,7 +9,7 @@
             print(friend.name, friend.online)
 
         ref = await c.objects.put("photo.jpg", progress=print)
-        async for event in c.events():             # friends online/offline, docs changed
+        async for event in c.events():             # friends come and go, docs and objects change
             print(event)
 
     with citizen_sdk.connect_sync() as c:           # plain scripts
@@ -50,6 +50,9 @@ from citizen_sdk.events import (
     EventStream,
     FriendOffline,
     FriendOnline,
+    ObjectAdded,
+    ObjectChanged,
+    ObjectRemoved,
     OtherEvent,
 )
 from citizen_sdk.object_types import (
@@ -114,9 +117,12 @@ __all__ = [
     "MapProxy",
     "NotAuthorizedError",
     "NotFoundError",
+    "ObjectAdded",
+    "ObjectChanged",
     "ObjectCheck",
     "ObjectReader",
     "ObjectRef",
+    "ObjectRemoved",
     "Objects",
     "OtherEvent",
     "Pairing",

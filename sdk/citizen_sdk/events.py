@@ -1,4 +1,4 @@
-"""Events for apps: friends coming online and going offline, docs changing, as typed values.
+"""Events for apps: friends coming and going, docs and objects changing, as typed values.
 
     async with citizen_sdk.connect() as c:
         async for event in c.events():
@@ -7,11 +7,14 @@
                     ...
                 case citizen_sdk.DocChanged(doc_id=doc_id):
                     ...
+                case citizen_sdk.ObjectAdded(object_id=object_id, name=name):
+                    ...
 
 They travel over the daemon's ``/v1/events`` WebSocket as JSON text frames
 (see `citizen.api.routes_events` for the wire format). Events are not stored:
 one that happens while no stream is open is not replayed, so read current
-state (``c.friends.list()``, a doc's value) after (re)connecting.
+state (``c.friends.list()``, a doc's value, ``c.objects.list()``) after
+(re)connecting.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from types import TracebackType
 import anyio
 
 from citizen.errors import CitizenError, RemoteProtocolError, UsageError
-from citizen.ids import DeviceId, DocId, HouseholdId
+from citizen.ids import DeviceId, DocId, HouseholdId, ObjectId
 from citizen_sdk._http import Channel
-from citizen_sdk._json import as_map, text
+from citizen_sdk._json import as_map, flag, integer, text
 from citizen_sdk._websocket import Closed, WebSocket
 
 CLOSE_TRY_AGAIN_LATER = 1013
@@ -72,6 +75,35 @@ class DocChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectAdded:
+    """An object was put, here or on another device of the household; `size` in bytes."""
+
+    object_id: ObjectId
+    name: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRemoved:
+    """An object was removed (here or on another device of the household)."""
+
+    object_id: ObjectId
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectChanged:
+    """An object's state (``complete``/``under-replicated``) or local copy changed.
+
+    `local` is whether this device holds the object's plaintext; an evict is
+    reported, a restore is not (it shows in the next event about the object).
+    """
+
+    object_id: ObjectId
+    state: str
+    local: bool
+
+
+@dataclass(frozen=True, slots=True)
 class OtherEvent:
     """An event type this SDK does not know (from a newer daemon): its type and JSON fields."""
 
@@ -79,7 +111,17 @@ class OtherEvent:
     fields: Mapping[str, object]
 
 
-Event = FriendOnline | FriendOffline | DeviceOnline | DeviceOffline | DocChanged | OtherEvent
+Event = (
+    FriendOnline
+    | FriendOffline
+    | DeviceOnline
+    | DeviceOffline
+    | DocChanged
+    | ObjectAdded
+    | ObjectRemoved
+    | ObjectChanged
+    | OtherEvent
+)
 
 _PEER_EVENTS: dict[str, Callable[[HouseholdId, DeviceId], Event]] = {
     "friend_online": FriendOnline,
@@ -108,8 +150,15 @@ def event_from_json(frame: str) -> Event:
     peer = _PEER_EVENTS.get(kind)
     if peer is not None:
         return peer(HouseholdId(text(m, "household")), DeviceId(text(m, "device")))
-    if kind == "doc_changed":
-        return DocChanged(DocId(text(m, "doc_id")))
+    match kind:
+        case "doc_changed":
+            return DocChanged(DocId(text(m, "doc_id")))
+        case "object_added":
+            return ObjectAdded(ObjectId(text(m, "object_id")), text(m, "name"), integer(m, "size"))
+        case "object_removed":
+            return ObjectRemoved(ObjectId(text(m, "object_id")))
+        case "object_changed":
+            return ObjectChanged(ObjectId(text(m, "object_id")), text(m, "state"), flag(m, "local"))
     return OtherEvent(kind, {k: v for k, v in m.items() if k != "type"})
 
 

@@ -1,7 +1,12 @@
-"""`c.events()` against real daemons: friends online/offline, doc changes; trio and asyncio."""
+"""`c.events()` against real daemons: friends coming and going, docs and objects changing.
+
+Both trio and asyncio. The owner stores objects as k=1, n=1, happiness=1, so its one
+friend is enough to put.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +15,7 @@ import citizen_sdk
 import pytest
 import sniffio
 
-from citizen.ids import DeviceId, DocId, HouseholdId
+from citizen.ids import DeviceId, DocId, HouseholdId, ObjectId
 from tests.daemons import Daemon
 
 BACKENDS = ["trio", "asyncio"]
@@ -52,6 +57,21 @@ async def _events(alpha: Path, beta: Path, backend: str) -> None:
                 await _next_matching(second, lambda e: e == changed)
                 await _next_matching(events, lambda e: e == changed)
 
+            # an object: put (the friend takes its one share), evicted, removed
+            ref = await a.objects.put(b"eggs, milk", name="list.txt")
+            added = await _next_matching(events, lambda e: isinstance(e, citizen_sdk.ObjectAdded))
+            assert added == citizen_sdk.ObjectAdded(ref.object_id, "list.txt", 10)
+            await a.objects.evict(ref)
+            evicted = await _next_matching(
+                events, lambda e: isinstance(e, citizen_sdk.ObjectChanged)
+            )
+            assert evicted == citizen_sdk.ObjectChanged(ref.object_id, "complete", False)
+            await a.objects.remove(ref)
+            removed = await _next_matching(
+                events, lambda e: isinstance(e, citizen_sdk.ObjectRemoved)
+            )
+            assert removed == citizen_sdk.ObjectRemoved(ref.object_id)
+
             # the friend goes: its device's connection closes
             await b.friends.remove(str((await a.status()).household))
             offline = await _next_matching(
@@ -66,11 +86,22 @@ async def _events(alpha: Path, beta: Path, backend: str) -> None:
         assert [e async for e in stream] == []
 
 
+def _one_share_per_object(d: Daemon) -> None:
+    path = d.data_dir / "config.toml"
+    text = path.read_text()
+    for key in ("k", "n", "happiness"):
+        text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = 1", text)
+        assert count == 1, key
+    path.write_text(text)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_events(backend: str, make_daemon: Callable[[str], Daemon]) -> None:
     a, b = make_daemon("alpha"), make_daemon("beta")
     for d in (a, b):
         d.init()
+        if d is a:
+            _one_share_per_object(d)
         d.start()
     anyio.run(_events, a.data_dir, b.data_dir, backend, backend=backend)
 
@@ -101,5 +132,33 @@ def test_event_frames_parse() -> None:
     other = event_from_json('{"type": "object_replicated", "object_id": "x"}')
     assert other == citizen_sdk.OtherEvent("object_replicated", {"object_id": "x"})
     for bad in ("not json", "[]", '{"no": "type"}', '{"type": "friend_online"}'):
+        with pytest.raises(citizen_sdk.RemoteProtocolError):
+            event_from_json(bad)
+
+
+def test_object_event_frames_parse() -> None:
+    from citizen_sdk.events import event_from_json
+
+    added = event_from_json(
+        '{"type": "object_added", "object_id": "o", "name": "a.txt", "size": 3}'
+    )
+    assert added == citizen_sdk.ObjectAdded(ObjectId("o"), "a.txt", 3)
+    removed = event_from_json('{"type": "object_removed", "object_id": "o"}')
+    assert removed == citizen_sdk.ObjectRemoved(ObjectId("o"))
+    changed = event_from_json(
+        '{"type": "object_changed", "object_id": "o", "state": "complete", "local": false}'
+    )
+    assert changed == citizen_sdk.ObjectChanged(ObjectId("o"), "complete", False)
+    for bad in (
+        '{"type": "object_added", "object_id": "o", "name": "a.txt"}',
+        '{"type": "object_added", "object_id": "o", "name": "a.txt", "size": "3"}',
+        '{"type": "object_added", "object_id": "o", "name": "a.txt", "size": true}',
+        '{"type": "object_added", "object_id": 1, "name": "a.txt", "size": 3}',
+        '{"type": "object_removed"}',
+        '{"type": "object_removed", "object_id": null}',
+        '{"type": "object_changed", "object_id": "o", "state": "complete"}',
+        '{"type": "object_changed", "object_id": "o", "state": "complete", "local": 0}',
+        '{"type": "object_changed", "object_id": "o", "state": 1, "local": true}',
+    ):
         with pytest.raises(citizen_sdk.RemoteProtocolError):
             event_from_json(bad)

@@ -22,10 +22,9 @@ The daemon sends text frames only, each one JSON object with a ``type``:
   the new values, as ``GET /v1/objects`` lists them.
 
 Object events compare the objects listing after each committed doc change
-(the index is a household doc) and after an evict, which drops a local copy
-without touching the index. A restore (``POST /v1/objects/{id}/restore``)
-does not touch the index either and announces nothing: its ``local: true``
-shows in the next object event's comparison, not by itself. Changes close
+(the index is a household doc) and after an evict or a restore
+(``POST /v1/objects/{id}/restore``, ``citizen restore``), which drop or bring
+back a local copy without touching the index. Changes close
 together may come as one comparison, so an object added and removed in
 between may never be reported.
 

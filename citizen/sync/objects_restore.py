@@ -36,6 +36,8 @@ async def keep_local(svc: ObjectsService, object_id: str) -> dict[str, object]:
     except BaseException:
         svc.local.discard(temp, f)
         raise
+    svc.local_changed.set()  # the events socket reports the local copy
+    svc.local_changed = trio.Event()
     return {"object_id": entry.object_id, "restored": True, "size": entry.manifest.size}
 
 

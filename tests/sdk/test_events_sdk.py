@@ -7,6 +7,8 @@ friend is enough to put.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,6 +68,15 @@ async def _events(alpha: Path, beta: Path, backend: str) -> None:
                 events, lambda e: isinstance(e, citizen_sdk.ObjectChanged)
             )
             assert evicted == citizen_sdk.ObjectChanged(ref.object_id, "complete", False)
+            restore = [sys.executable, "-m", "citizen", "--data-dir", str(alpha), "restore"]
+            done = await anyio.to_thread.run_sync(
+                lambda: subprocess.run(restore, capture_output=True, timeout=LIVE)
+            )
+            assert done.returncode == 0, done.stderr
+            restored = await _next_matching(
+                events, lambda e: isinstance(e, citizen_sdk.ObjectChanged)
+            )
+            assert restored == citizen_sdk.ObjectChanged(ref.object_id, "complete", True)
             await a.objects.remove(ref)
             removed = await _next_matching(
                 events, lambda e: isinstance(e, citizen_sdk.ObjectRemoved)

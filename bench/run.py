@@ -33,7 +33,7 @@ if sys.path and Path(sys.path[0] or ".").resolve() == _BENCH:
 if str(_BENCH.parent) not in sys.path:
     sys.path.append(str(_BENCH.parent))
 
-from bench import docs, idle, objects, report, sections  # noqa: E402
+from bench import docs, idle, nat, objects, report, sections  # noqa: E402
 from bench.figures import Context, Section, SectionResult, failed, machine_info  # noqa: E402
 
 SECTIONS: list[Section] = [
@@ -44,6 +44,7 @@ SECTIONS: list[Section] = [
     Section("docs", "doc replication between two daemons", docs.docs),
     Section("objects", "object put/get through 1 + 5 daemons", objects.objects),
     Section("small_objects", "4 KiB objects one after another", objects.small_objects),
+    Section("nat", "homes behind NATs: hole punch, objects direct vs relayed", nat.nat),
 ]
 
 

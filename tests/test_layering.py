@@ -38,6 +38,8 @@ PURE = [
     "sync/dialback_codec.py",
     "sync/natpmp_codec.py",
     "identity/revocation.py",
+    "store/friend_merge.py",
+    "sync/household_friends_codec.py",
 ]
 IO_MODULES = ("trio", "libp2p", "sqlite3", "multiaddr", "hypercorn", "starlette")
 

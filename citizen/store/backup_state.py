@@ -1,6 +1,9 @@
 """The household's state as sealed in a backup: friends, docs and grants, as canonical CBOR.
 
 Pure (no I/O). `citizen.store.backups` writes a decoded state back whole.
+Friends carry their last-writer-wins stamp (`changed_at`) and removed friends
+their tombstones (`removed`); both are optional on decoding, so backups made
+before they existed still restore.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ class DeviceState:
     name: str
     cert: bytes
     addrs: tuple[str, ...]
+    last_seen: int | None = None  # s; between household devices only, never in backups
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,16 @@ class FriendState:
     offer_bytes: int | None
     sas: str
     devices: tuple[DeviceState, ...]
+    changed_at: int = 0  # ms; 0 (an old backup) stands for paired_at
+
+
+@dataclass(frozen=True, slots=True)
+class FriendRemoval:
+    """A removed friend's tombstone: only a pairing stamped later brings it back."""
+
+    household: str
+    removed_at: int  # ms
+    removed_by: str  # the device ID that removed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +63,7 @@ class HouseholdState:
     friends: tuple[FriendState, ...]
     docs: tuple[DocState, ...]
     grants: tuple[bytes, ...]
+    removed: tuple[FriendRemoval, ...] = ()
 
 
 def encode_state(state: HouseholdState) -> bytes:
@@ -66,6 +81,7 @@ def encode_state(state: HouseholdState) -> bytes:
                     "paired_at": f.paired_at,
                     "offer": f.offer_bytes,
                     "sas": f.sas,
+                    "changed": f.changed_at,
                     "devices": [
                         {"device": d.device, "name": d.name, "cert": d.cert, "addrs": list(d.addrs)}
                         for d in f.devices
@@ -78,6 +94,10 @@ def encode_state(state: HouseholdState) -> bytes:
                 for d in state.docs
             ],
             "grants": list(state.grants),
+            "removed": [
+                {"household": r.household, "at": r.removed_at, "by": r.removed_by}
+                for r in state.removed
+            ],
         }
     )
 
@@ -113,6 +133,17 @@ def decode_state(data: bytes) -> HouseholdState:
                 cbor.field_opt_int(f, "offer", what),
                 cbor.field_str(f, "sas", what, max_len=256),
                 tuple(devices),
+                cbor.field_int(f, "changed", what) if "changed" in f else 0,
+            )
+        )
+    removed = []
+    for raw in cbor.field_list(m, "removed", what, max_len=100_000) if "removed" in m else []:
+        r = cbor.as_map(raw, what)
+        removed.append(
+            FriendRemoval(
+                cbor.field_str(r, "household", what, max_len=64),
+                cbor.field_int(r, "at", what),
+                cbor.field_str(r, "by", what, max_len=128),
             )
         )
     docs = []
@@ -135,4 +166,5 @@ def decode_state(data: bytes) -> HouseholdState:
         tuple(friends),
         tuple(docs),
         tuple(g for g in grants if isinstance(g, bytes)),
+        tuple(removed),
     )

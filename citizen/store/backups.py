@@ -15,6 +15,7 @@ from citizen.identity.grants import verify_grant
 from citizen.ids import HouseholdId
 from citizen.store.backup_state import DeviceState, FriendState, HouseholdState
 from citizen.store.db import Database
+from citizen.store.friend_sync import merge_sync
 from citizen.store.friends import Friend
 
 
@@ -99,6 +100,7 @@ def friend_states(friends: list[Friend]) -> tuple[FriendState, ...]:
             f.offer_bytes,
             f.sas,
             tuple(DeviceState(d.device, d.name, d.cert, d.addrs) for d in f.devices),
+            f.changed_at,
         )
         for f in friends
     )
@@ -116,26 +118,8 @@ def set_recovery_peers(conn: sqlite3.Connection, peers: dict[str, list[str]]) ->
 
 
 def _restore(c: sqlite3.Connection, state: HouseholdState) -> None:
-    for f in state.friends:
-        c.execute(
-            "INSERT OR IGNORE INTO friends (household, household_key, name, secret,"
-            " paired_at, offer_bytes, sas) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                f.household,
-                f.household_key,
-                f.name,
-                f.secret,
-                f.paired_at,
-                f.offer_bytes,
-                f.sas,
-            ),
-        )
-        for d in f.devices:
-            c.execute(
-                "INSERT OR IGNORE INTO friend_devices (device, household, name, cert,"
-                " addrs) VALUES (?, ?, ?, ?, ?)",
-                (d.device, f.household, d.name, d.cert, json.dumps(list(d.addrs))),
-            )
+    # friends and tombstones merge like another device's copy (last writer wins)
+    merge_sync(c, (*state.friends, *state.removed))
     now = int(time.time() * 1000)
     for doc in state.docs:
         # the backup wins over a doc this fresh device made before recovery finished

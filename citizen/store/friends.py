@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from citizen.errors import InviteError, NotFoundError
 from citizen.ids import DeviceId, HouseholdId
+from citizen.store import friend_sync
+from citizen.store.backup_state import FriendRemoval
 from citizen.store.db import Database
 
 
@@ -39,6 +42,7 @@ class Friend:
     offer_bytes: int | None
     devices: tuple[FriendDevice, ...]
     sas: str = ""
+    changed_at: int = 0  # ms, the household-wide last-writer-wins stamp (friend_sync)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,8 @@ class FriendStore:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._trusted: dict[DeviceId, HouseholdId] = {}
+        #: called after a local pairing, removal or offer change commits
+        self.on_change: list[Callable[[], None]] = []
 
     async def load(self) -> None:
         rows = await self._db.run(
@@ -157,8 +163,8 @@ class FriendStore:
             )
         c.execute(
             "INSERT INTO friends"
-            " (household, household_key, name, secret, paired_at, offer_bytes, sas)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " (household, household_key, name, secret, paired_at, offer_bytes, sas, changed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 friend.household,
                 friend.household_key,
@@ -167,6 +173,7 @@ class FriendStore:
                 friend.paired_at,
                 friend.offer_bytes,
                 friend.sas,
+                friend_sync.stamp_pairing(c, friend.household),
             ),
         )
         for d in friend.devices:
@@ -179,6 +186,7 @@ class FriendStore:
     async def add_friend(self, friend: Friend) -> None:
         await self._db.transaction(lambda c: self._insert(c, friend))
         self._trust(friend)
+        self._changed()
 
     async def consume_invite(self, invite_id: str, used_by: str) -> None:
         """Mark an invite used (an enrollment); raises InviteError if it no longer can be."""
@@ -214,10 +222,15 @@ class FriendStore:
 
         await self._db.transaction(tx)
         self._trust(friend)
+        self._changed()
 
     def _trust(self, friend: Friend) -> None:
         for d in friend.devices:
             self._trusted[d.device] = friend.household
+
+    def _changed(self) -> None:
+        for callback in self.on_change:
+            callback()
 
     async def add_device(self, device: FriendDevice) -> None:
         """Record a friend household's (new) device, from a valid certificate."""
@@ -259,21 +272,27 @@ class FriendStore:
 
         await self._db.transaction(tx)
 
-    async def remove(self, household: HouseholdId) -> Friend:
+    async def remove(self, household: HouseholdId, removed_by: str = "") -> Friend:
+        """Remove a friend, leaving a tombstone so our other devices remove it too."""
         friend = await self.get(household)
-        await self._db.transaction(
-            lambda c: c.execute("DELETE FROM friends WHERE household = ?", (household,))
-        )
+        await self._db.transaction(lambda c: friend_sync.record_removal(c, household, removed_by))
         for d in friend.devices:
             self._trusted.pop(d.device, None)
+        self._changed()
         return friend
+
+    async def removals(self) -> list[FriendRemoval]:
+        """Tombstones of removed friends (for backups and enrollment)."""
+        return await self._db.run(friend_sync.list_removals)
 
     async def set_offer(self, household: HouseholdId, offer_bytes: int | None) -> None:
         await self._db.transaction(
             lambda c: c.execute(
-                "UPDATE friends SET offer_bytes = ? WHERE household = ?", (offer_bytes, household)
+                f"UPDATE friends SET offer_bytes = ?, {friend_sync.STAMP_SQL} WHERE household = ?",
+                (offer_bytes, friend_sync.now_ms(), household),
             )
         )
+        self._changed()
 
     async def list(self) -> list[Friend]:
         def q(c: sqlite3.Connection) -> list[Friend]:
@@ -288,10 +307,10 @@ class FriendStore:
                     )
                 )
             return [
-                Friend(HouseholdId(h), k, n, s, p, o, tuple(devices.get(h, [])), sas)
-                for h, k, n, s, p, o, sas in c.execute(
-                    "SELECT household, household_key, name, secret, paired_at, offer_bytes, sas"
-                    " FROM friends ORDER BY name"
+                Friend(HouseholdId(h), k, n, s, p, o, tuple(devices.get(h, [])), sas, ch)
+                for h, k, n, s, p, o, sas, ch in c.execute(
+                    "SELECT household, household_key, name, secret, paired_at, offer_bytes, sas,"
+                    " changed_at FROM friends ORDER BY name"
                 )
             ]
 

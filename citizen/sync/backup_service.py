@@ -139,7 +139,8 @@ class BackupService:
             doc = await self.doc_cache.get(info.doc_id)
             docs.append(DocState(info.doc_id, info.owner, info.title, doc.save()))
         grants = tuple(g.raw for g in await self.doc_store.list_grants(include_revoked=True))
-        return HouseholdState(self.household_name, 0, friends, tuple(docs), grants)
+        removed = tuple(await self.friend_store.removals())
+        return HouseholdState(self.household_name, 0, friends, tuple(docs), grants, removed)
 
     async def refresh(self) -> Pointer | None:
         """Seal a new backup if the state changed since the last one; the current pointer."""

@@ -150,7 +150,8 @@ class HouseholdService:
 
     async def _friends_state(self) -> bytes:
         friends = friend_states(await self.invites.list())
-        return encode_state(HouseholdState(self.household_name, 0, friends, (), ()))
+        removed = tuple(await self.invites.removals())
+        return encode_state(HouseholdState(self.household_name, 0, friends, (), (), removed))
 
     # -- listing and revoking -------------------------------------------------------------
 

@@ -286,6 +286,11 @@ class Node:
         )
         self.api.services["friends"] = friends
         self.household.attach_network(host, gate, friends)
+        from citizen.store.friend_sync import FriendSync
+        from citizen.sync.household_friends import HouseholdFriendsService
+
+        assert self.db is not None
+        household_friends = HouseholdFriendsService(host, gate, friends, FriendSync(self.db))
         from citizen.sync.reachability import ReachabilityService, RelayOptions
 
         c = self.config
@@ -330,6 +335,7 @@ class Node:
             async with host.run([Multiaddr(a) for a in listen]), trio.open_nursery() as nursery:
                 self.listen_addrs = advertised_addrs(host)
                 await nursery.start(friends.run)
+                await nursery.start(household_friends.run)
                 await nursery.start(reach.run)
                 if mapper is not None:
                     nursery.start_soon(mapper.run)

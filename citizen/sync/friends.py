@@ -568,15 +568,19 @@ class FriendsService:
 
     async def remove(self, name_or_id: str) -> dict[str, object]:
         friend = await self.store.resolve(name_or_id)
-        await self.store.remove(friend.household)
-        for device in friend.devices:
-            self.online.pop(device.device, None)
-            await self.gate.disconnect(ID.from_base58(device.device), "friend removed")
-            for callback in self._gone_callbacks:
-                callback(device.device)
-        for removed in self._removed_callbacks:
-            await removed(friend.household)
+        await self.store.remove(friend.household, removed_by=self.me.device)
+        await self.forget(friend.household, [d.device for d in friend.devices])
         return {"household": friend.household, "name": friend.name, "removed": True}
+
+    async def forget(self, household: HouseholdId, devices: list[DeviceId]) -> None:
+        """After a friend left the store (here or on another own device): disconnect, tell all."""
+        for device in devices:
+            self.online.pop(device, None)
+            await self.gate.disconnect(ID.from_base58(device), "friend removed")
+            for callback in self._gone_callbacks:
+                callback(device)
+        for removed in self._removed_callbacks:
+            await removed(household)
 
 
 def _friend_row(

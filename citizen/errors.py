@@ -155,3 +155,19 @@ class UnreachableError(CitizenError):
     """Not enough friends could be reached to do this now."""
 
     code = "unreachable"
+
+
+def only_citizen_error(exc: BaseException) -> CitizenError | None:
+    """The first of our errors inside `exc` if nothing else is in it, else None.
+
+    A trio nursery wraps a child's error in an exception group; callers that
+    answer users want the error itself. A group that also holds anything else
+    (a cancellation, a bug) is not unwrapped, so nothing is swallowed.
+    """
+    if isinstance(exc, CitizenError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        found = [only_citizen_error(e) for e in exc.exceptions]
+        if found and all(f is not None for f in found):
+            return found[0]
+    return None

@@ -62,7 +62,10 @@ class _Errors(BaseHTTPMiddleware):
             return await call_next(request)
         except errors.CitizenError as exc:
             return error_response(status_for(exc), exc.code, exc.message, exc.hint)
-        except Exception:
+        except Exception as exc:
+            ours = errors.only_citizen_error(exc)  # from a nursery's exception group
+            if ours is not None:
+                return error_response(status_for(ours), ours.code, ours.message, ours.hint)
             log.exception("local API %s %s failed", request.method, request.url.path)
             return error_response(
                 500, "internal", "The daemon hit an internal error.", "See its log."

@@ -71,6 +71,11 @@ class _FriendsDCUtR(DCUtRProtocol):
         super().__init__(host)
         self._punch = punch
 
+    async def _try_unilateral_upgrade(self, peer_id: ID) -> bool:
+        # Our dialer tried every direct address before it fell back to the relay;
+        # py-libp2p's extra attempt only waited out its 10 s dial timeout.
+        return False
+
     async def _get_observed_addrs(self) -> list[bytes]:
         addrs = predicted_addrs(self._punch.observed(), self._punch.listen_ports())
         return [Multiaddr(a).to_bytes() for a in addrs[:20]]

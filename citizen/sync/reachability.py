@@ -60,7 +60,7 @@ CHECK_EVERY = 600.0  # re-ask a friend this often (addresses change at night)
 RESERVE_MARGIN = 120  # renew a reservation this many seconds before it expires
 RESERVE_RETRY = 60.0  # after a refused or failed reservation
 DIAL_TIMEOUT = 10.0
-DIRECT_FIRST_TIMEOUT = 5.0  # direct attempt before falling back to a relay
+RELAY_AFTER = 1.0  # head start of direct dials over relayed ones
 DIAL_STAGGER = 0.25  # between dials to a friend's successive direct addresses
 STATUS_OK = 100  # circuit v2 Status.OK
 
@@ -249,29 +249,51 @@ class ReachabilityService:
     # -- dialing --------------------------------------------------------------------------
 
     async def connect(self, peer: ID, addrs: list[str]) -> Kind:
-        """Connect to `peer`: its direct addresses first, then through its relays.
+        """Connect to `peer`: its direct addresses, and its relays `RELAY_AFTER` later.
+
+        Whichever connects first wins and the other attempt is cancelled, so a
+        friend behind a NAT costs one second more than its relay, not the
+        direct attempts' whole timeout (a relay that resets a circuit at its
+        limit makes us redial often).
 
         Raises:
             UnreachableError: no address worked.
         """
         direct = [a for a in addrs if not is_circuit(a)]
         relayed = [a for a in addrs if is_circuit(a)]
-        errors: list[str] = []
         now = self.connection_kind(peer)
         if now is not None:
             return now  # already connected (the friend dialed us meanwhile)
-        timeout = DIRECT_FIRST_TIMEOUT if relayed else DIAL_TIMEOUT
-        if direct and await self._dial_direct(peer, direct, timeout, errors):
-            return "direct"
-        for addr in relayed:
-            target = addr if addr.endswith(f"/p2p/{peer}") else f"{addr}/p2p/{peer}"
-            try:
-                with trio.fail_after(DIAL_TIMEOUT):
-                    await self._transport.dial(_maddr(target))
+        errors: list[str] = []
+        won: list[Kind] = []
+
+        async def via_direct(done: trio.CancelScope) -> None:
+            if await self._dial_direct(peer, direct, DIAL_TIMEOUT, errors):
+                won.append("direct")
+                done.cancel()
+
+        async def via_relays(done: trio.CancelScope) -> None:
+            await trio.sleep(RELAY_AFTER if direct else 0)
+            for addr in relayed:
+                target = addr if addr.endswith(f"/p2p/{peer}") else f"{addr}/p2p/{peer}"
+                try:
+                    with trio.fail_after(DIAL_TIMEOUT):
+                        await self._transport.dial(_maddr(target))
+                except Exception as exc:
+                    errors.append(f"{addr}: {exc or type(exc).__name__}")
+                    continue
                 log.info("connected to %s through a relay: %s", peer, addr)
-                return "relayed"
-            except Exception as exc:
-                errors.append(f"{addr}: {exc or type(exc).__name__}")
+                won.append("relayed")
+                done.cancel()
+                return
+
+        async with trio.open_nursery() as nursery:
+            if direct:
+                nursery.start_soon(via_direct, nursery.cancel_scope)
+            if relayed:
+                nursery.start_soon(via_relays, nursery.cancel_scope)
+        if won:
+            return won[0]
         raise UnreachableError(
             f"Could not reach {peer}: {'; '.join(errors) or 'no address known'}.",
             "Check that the other daemon runs; behind a NAT it needs a reachable friend as relay.",

@@ -11,6 +11,7 @@ from citizen.api.context import ApiContext
 from citizen.errors import UsageError
 
 MAX_INVITE_SECONDS = 7 * 24 * 3600
+MAX_OFFER_MIB = 16 * 1024 * 1024  # 16 TiB
 
 
 def routes(ctx: ApiContext) -> list[BaseRoute]:
@@ -53,12 +54,31 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
     async def remove_friend(request: Request) -> JSONResponse:
         return JSONResponse(await ctx.service("friends").remove(request.path_params["friend"]))
 
+    async def set_offer(request: Request) -> JSONResponse:
+        body = await read_json(request)
+        mib = body.get("offer_mib", "missing")
+        if mib is not None and (
+            not isinstance(mib, int) or isinstance(mib, bool) or not 0 <= mib <= MAX_OFFER_MIB
+        ):
+            raise UsageError(
+                f"offer_mib must be a whole number of MiB from 0 to {MAX_OFFER_MIB}, "
+                "or null for the default ([storage] offer_mib in config.toml)."
+            )
+        store = ctx.service("friends").store
+        friend = await store.resolve(request.path_params["friend"])
+        offer = None if mib is None else mib * 1024 * 1024
+        await store.set_offer(friend.household, offer)
+        return JSONResponse(
+            {"household": friend.household, "name": friend.name, "offer_bytes": offer}
+        )
+
     return [
         Route("/v1/invites", create_invite, methods=["POST"]),
         Route("/v1/invites/accept", accept_invite, methods=["POST"]),
         Route("/v1/invites/{invite_id}", invite_status, methods=["GET"]),
         Route("/v1/friends", list_friends, methods=["GET"]),
         Route("/v1/friends/{friend}", remove_friend, methods=["DELETE"]),
+        Route("/v1/friends/{friend}/offer", set_offer, methods=["PUT"]),
     ]
 
 
@@ -295,6 +315,64 @@ OPENAPI_PATHS: dict[str, dict[str, object]] = {
                         }
                     },
                 },
+                "404": {"$ref": "#/components/responses/NotFound"},
+            },
+        }
+    },
+    "/v1/friends/{friend}/offer": {
+        "put": {
+            "tags": ["friends"],
+            "summary": "Set how much storage this household offers a friend for its shares.",
+            "description": "Shares already held stay; new ones past the offer are refused "
+            "(the friend's put then places them elsewhere or fails with 413).",
+            "operationId": "setFriendOffer",
+            "parameters": [
+                {
+                    "name": "friend",
+                    "in": "path",
+                    "required": True,
+                    "description": "Household ID or the friend's display name.",
+                    "schema": {"type": "string", "pattern": "^[^/.][^/]*$"},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["offer_mib"],
+                            "properties": {
+                                "offer_mib": {
+                                    "type": ["integer", "null"],
+                                    "minimum": 0,
+                                    "maximum": MAX_OFFER_MIB,
+                                    "description": "MiB offered; null for the default "
+                                    "([storage] offer_mib).",
+                                }
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "The offer now in force (null: the default).",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["household", "name", "offer_bytes"],
+                                "properties": {
+                                    "household": {"type": "string"},
+                                    "name": {"type": "string"},
+                                    "offer_bytes": {"type": ["integer", "null"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": {"$ref": "#/components/responses/BadRequest"},
                 "404": {"$ref": "#/components/responses/NotFound"},
             },
         }

@@ -1,4 +1,4 @@
-"""Friend commands: `invite`, `accept`, `friends`, `friends remove`."""
+"""Friend commands: `invite`, `accept`, `friends`, `friends offer`, `friends remove`."""
 
 from __future__ import annotations
 
@@ -125,6 +125,25 @@ def register(cli: click.Group) -> None:
                 dstate = "online" if d["online"] else f"last seen {_ago(d['last_seen'])}"
                 lines.append(f"    {d['name']}  {d['device']}  {dstate}  {' '.join(d['addrs'])}")
         out.emit(data, "\n".join(lines) or "No friends yet: `citizen invite` makes an invite.")
+
+    @friends.command("offer")
+    @click.argument("friend")
+    @click.argument("mib")
+    @click.pass_obj
+    def offer(out: Out, friend: str, mib: str) -> None:
+        """Offer FRIEND MIB MiB of storage for its shares (`default`: [storage] offer_mib)."""
+        if mib == "default":
+            amount: int | None = None
+        elif mib.isdigit():
+            amount = int(mib)
+        else:
+            raise click.BadParameter("give a whole number of MiB, or `default`", param_hint="MIB")
+        data = LocalClient(out.data_dir).request(
+            "PUT", f"/v1/friends/{quote_path(friend)}/offer", {"offer_mib": amount}
+        )
+        assert isinstance(data, dict)
+        shown = "the default" if data["offer_bytes"] is None else f"{mib} MiB"
+        out.emit(data, f"{data['name']} may now store {shown} of shares here.")
 
     @friends.command("remove")
     @click.argument("friend")

@@ -236,9 +236,16 @@ class ObjectsService:
         per_number = segs * share_size(min(size_hint or 0, s.segment_size) + TAG_SIZE, s.k)
         async with self.transfer() as transfer:
             friends = await self.friend_households()
-            placement = place_shares(
-                object_id, s.n, self.candidates(transfer, friends), per_number, s.happiness
-            )
+            for last_try in (not self.refused, True):
+                try:  # a friend that refused for quota may have offered more since: ask again
+                    placement = place_shares(
+                        object_id, s.n, self.candidates(transfer, friends), per_number, s.happiness
+                    )
+                    break
+                except UnreachableError:
+                    if last_try:
+                        raise
+                    self.refused.clear()
             put = _Put(self, transfer, object_id, key, oid_bytes, placement)
             self._in_flight.add(object_id)
             try:

@@ -17,6 +17,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from citizen_sdk._http import DEFAULT_TIMEOUT, Channel, path_part
+from citizen_sdk._json import as_map, opt_integer
 from citizen_sdk.docs import Docs
 from citizen_sdk.events import EventStream
 from citizen_sdk.objects import Objects
@@ -31,7 +32,7 @@ from citizen_sdk.types import (
 
 
 class Friends:
-    """Friend households: list them, stop being friends."""
+    """Friend households: list them, offer them storage, stop being friends."""
 
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
@@ -49,6 +50,21 @@ class Friends:
         return RemovedFriend.from_json(
             await self._channel.call("DELETE", f"/v1/friends/{path_part(friend)}")
         )
+
+    async def offer(self, friend: str, mib: int | None) -> int | None:
+        """Offer `friend` `mib` MiB of storage for its shares (None: the configured default).
+
+        Shares it already stores stay; new ones past the offer are refused.
+        Returns the offer now in force, in bytes (None: the default).
+
+        Raises:
+            UsageError: `mib` is negative or too large.
+            NotFoundError: no such friend, or the name is ambiguous.
+        """
+        answer = await self._channel.call(
+            "PUT", f"/v1/friends/{path_part(friend)}/offer", {"offer_mib": mib}
+        )
+        return opt_integer(as_map(answer), "offer_bytes")
 
 
 class Invites:

@@ -61,6 +61,10 @@ class SyncFriends:
         """See `Friends.remove`."""
         return self._portal.call(self._friends.remove, friend)
 
+    def offer(self, friend: str, mib: int | None) -> int | None:
+        """See `Friends.offer`."""
+        return self._portal.call(self._friends.offer, friend, mib)
+
 
 class SyncInvites:
     """Blocking `Client.invites`."""

@@ -268,3 +268,32 @@ def _peak_rss(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no VmHWM")
+
+
+def test_friends_offer_limits_what_a_friend_may_store(
+    make_daemon: Callable[[str], Daemon], tmp_path: Path
+) -> None:
+    owner, (holder,) = _network(make_daemon, 1, owner_storage={"k": 1, "n": 1, "happiness": 1})
+    # bad input: a clear error, the offer unchanged
+    for bad in (("owner", "-1"), ("owner", "lots"), ("nobody", "5")):
+        refused = holder.cli("friends", "offer", *bad, check=False)
+        assert refused.returncode != 0 and refused.stderr.strip(), bad
+        assert "Traceback" not in refused.stderr, refused.stderr
+    assert friend_offer(holder, "owner") is None
+    assert holder.json("friends", "offer", "owner", "1")["offer_bytes"] == MIB
+    assert friend_offer(holder, "owner") == MIB
+    # past the offer the only holder refuses: the put fails with the quota message
+    _random_file(tmp_path / "big.bin", 4 * MIB, seed=9)
+    failed = owner.cli("put", str(tmp_path / "big.bin"), check=False)
+    assert failed.returncode == 1, failed.stdout
+    assert "storage" in failed.stderr.lower() and "internal" not in failed.stderr, failed.stderr
+    assert owner.json("ls") == []
+    # back to the default offer: the same put fits
+    assert holder.json("friends", "offer", "owner", "default")["offer_bytes"] is None
+    put = owner.json("put", str(tmp_path / "big.bin"))
+    assert put["state"] == "complete"
+
+
+def friend_offer(d: Daemon, name: str) -> int | None:
+    offer = next(f["offer_bytes"] for f in d.json("friends") if f["name"] == name)
+    return int(offer) if offer is not None else None

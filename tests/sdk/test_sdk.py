@@ -65,6 +65,12 @@ async def _pair_and_unpair(alpha_dir: Path, beta_dir: Path, backend: str) -> Non
         with pytest.raises(citizen_sdk.NotFoundError):
             await a.invites.status("0" * 32)
 
+        # storage offered to a friend: MiB in, bytes out; None is the configured default
+        assert await a.friends.offer("beta", 64) == 64 * 1024 * 1024
+        assert (await a.friends.offer(beta.household, None)) is None
+        with pytest.raises(citizen_sdk.UsageError):
+            await a.friends.offer("beta", -1)
+
         removed = await a.friends.remove(beta.household)
         assert (removed.household, removed.name) == (beta.household, "beta")
         assert await a.friends.list() == []

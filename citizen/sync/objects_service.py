@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import trio
 from nacl.signing import SigningKey
 
-from citizen.errors import NotFoundError, QuotaError, UnreachableError, UsageError
+from citizen.errors import NotFoundError, UnreachableError, UsageError
 from citizen.ids import (
     HouseholdId,
     ObjectId,
@@ -42,7 +42,7 @@ from citizen.store.db import Database
 from citizen.store.docs import DocCache, DocStore
 from citizen.store.objects import LocalObjects
 from citizen.store.shares import ShareStore
-from citizen.sync.manifest import Manifest, Segmenter, segment_count
+from citizen.sync.manifest import Manifest, segment_count
 from citizen.sync.objects_codec import PROTOCOL_ID
 from citizen.sync.objects_index import (
     COMPLETE,
@@ -50,15 +50,13 @@ from citizen.sync.objects_index import (
     HouseholdIndex,
     IndexEntry,
 )
+from citizen.sync.objects_put import PutJob
 from citizen.sync.objects_resume import Presence, watch_friends
 from citizen.sync.objects_server import ObjectsServer
 from citizen.sync.objects_transfer import Transfer
 from citizen.sync.placement import Candidate, place_shares
 from citizen.sync.segments import (
     TAG_SIZE,
-    EncodedSegment,
-    SegmentInfo,
-    encode_segment,
     new_object_key,
     share_size,
 )
@@ -75,7 +73,6 @@ log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 READ_CHUNK = 256 * 1024
 REPAIR_EVERY = 600.0
-SEND_WINDOW = 4  # segments of one put in flight at once
 #: a household that refused a share for quota is not offered new objects for this long
 QUOTA_BACKOFF = 600.0
 UNKNOWN_ROOM = 1 << 62
@@ -246,7 +243,7 @@ class ObjectsService:
                     if last_try:
                         raise
                     self.refused.clear()
-            put = _Put(self, transfer, object_id, key, oid_bytes, placement)
+            put = PutJob(self, transfer, object_id, key, oid_bytes, placement)
             self._in_flight.add(object_id)
             try:
                 entry = await put.run(chunks, name)
@@ -433,174 +430,3 @@ class ObjectsService:
             "objects": len(entries),
             "local_bytes": await trio.to_thread.run_sync(self.local.local_size),
         }
-
-
-class _Put:
-    """One put in progress: producer (read, keep, encode) and sender tasks."""
-
-    def __init__(
-        self,
-        service: ObjectsService,
-        transfer: Transfer,
-        object_id: ObjectId,
-        key: bytes,
-        oid_bytes: bytes,
-        placement: dict[int, str],
-    ) -> None:
-        self.svc = service
-        self.transfer = transfer
-        self.object_id = object_id
-        self.key = key
-        self.oid_bytes = oid_bytes
-        self.placement = {j: HouseholdId(h) for j, h in placement.items()}
-        self.sent: dict[int, list[ShareId]] = {j: [] for j in placement}
-        self.failed: dict[int, str] = {}
-        self.quota_refusals: set[HouseholdId] = set()
-        self.size = 0
-        # only the per-segment hashes and sizes: the shares themselves are dropped once sent
-        self.infos: list[SegmentInfo] = []
-
-    def healthy(self) -> set[HouseholdId]:
-        return {h for j, h in self.placement.items() if j not in self.failed}
-
-    async def run(self, chunks: AsyncIterator[bytes], name: str) -> IndexEntry:
-        s = self.svc.settings
-        temp, f = self.svc.local.open_temp(self.object_id)
-        committed = False
-        try:
-            send, receive = trio.open_memory_channel[EncodedSegment](1)
-            # up to SEND_WINDOW segments in flight: a segment no longer waits for the
-            # slowest holder's fsync of the one before (each holder's link keeps its
-            # requests in order); memory stays a few segments
-            window = trio.Semaphore(SEND_WINDOW)
-            infos: dict[int, SegmentInfo] = {}
-
-            async def send_one(segment: EncodedSegment) -> None:
-                try:
-                    await self._send(segment)
-                    infos[segment.index] = segment.info
-                finally:
-                    window.release()
-
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._produce, chunks, f, send)
-                async with receive:
-                    async for segment in receive:
-                        await window.acquire()
-                        nursery.start_soon(send_one, segment)
-                        del segment
-            self.infos.extend(infos[i] for i in range(len(infos)))
-            await trio.to_thread.run_sync(self.svc.local.commit, temp, f, self.object_id)
-            committed = True
-            placement = {j: h for j, h in self.placement.items() if j not in self.failed}
-            manifest = Manifest(
-                object_id=self.object_id,
-                size=self.size,
-                segment_size=s.segment_size,
-                k=s.k,
-                n=s.n,
-                segments=tuple(self.infos),
-                placement=placement,
-                created=int(time.time()),
-            )
-            friends = len(await self.svc.friend_households())
-            state = self.svc.state_of(manifest, {}, friends)
-            entry = IndexEntry(manifest, self.key, name, state)
-            await self.svc.index.put(entry)
-        except BaseException:
-            with trio.CancelScope(shield=True):
-                if committed:
-                    await trio.to_thread.run_sync(self.svc.local.remove, self.object_id)
-                else:
-                    await trio.to_thread.run_sync(self.svc.local.discard, temp, f)
-                with trio.move_on_after(30):
-                    await self._delete(set(self.sent))
-            raise
-        # share numbers that failed part-way: their holders drop what they got
-        with trio.move_on_after(30):
-            await self._delete(set(self.failed))
-        return entry
-
-    async def _produce(
-        self,
-        chunks: AsyncIterator[bytes],
-        f: BinaryIO,
-        send: trio.MemorySendChannel[EncodedSegment],
-    ) -> None:
-        s = self.svc.settings
-        segmenter = Segmenter(s.segment_size)
-        index = 0
-
-        def keep_and_encode(segment: bytes, i: int) -> EncodedSegment:
-            f.write(segment)
-            return encode_segment(self.key, self.oid_bytes, i, segment, s.k, s.n)
-
-        async with send:
-            async for chunk in chunks:
-                self.size += len(chunk)
-                for segment in segmenter.feed(chunk):
-                    await send.send(await trio.to_thread.run_sync(keep_and_encode, segment, index))
-                    index += 1
-            last = segmenter.finish()
-            if last is not None:
-                await send.send(await trio.to_thread.run_sync(keep_and_encode, last, index))
-
-    async def _send(self, segment: EncodedSegment) -> None:
-        by_holder: dict[HouseholdId, list[int]] = {}
-        for number, holder in sorted(self.placement.items()):
-            if number not in self.failed:
-                by_holder.setdefault(holder, []).append(number)
-
-        async def to_holder(holder: HouseholdId, numbers: list[int]) -> None:
-            for number in numbers:
-                outcome = await self.transfer.store(holder, self.object_id, segment, number)
-                if outcome.ok:
-                    self.sent[number].append(ShareId(segment.share_hashes[number].hex()))
-                    continue
-                if outcome.quota:
-                    self.quota_refusals.add(holder)
-                    self.svc.refused[holder] = time.monotonic()
-                log.info(
-                    "share %d of %s not stored at %s: %s",
-                    number,
-                    self.object_id,
-                    holder,
-                    outcome.message,
-                )
-                self.failed[number] = outcome.message
-                if not self.transfer.online(holder):
-                    for other in numbers:
-                        self.failed.setdefault(other, outcome.message)
-                    return
-
-        async with trio.open_nursery() as nursery:
-            for holder, numbers in by_holder.items():
-                nursery.start_soon(to_holder, holder, numbers)
-        healthy = self.healthy()
-        happiness = self.svc.settings.happiness
-        if len(healthy) < happiness:
-            reasons = "; ".join(sorted(set(self.failed.values())))[:600]
-            text = (
-                f"Only {len(healthy)} friend households could take shares of this object"
-                f" (it needs at least {happiness}): {reasons}"
-            )
-            hint = (
-                "Ask friends to offer more storage, pair with another household,"
-                " or wait until more friends are online; nothing was stored."
-            )
-            if self.quota_refusals:
-                raise QuotaError(text, hint)
-            raise UnreachableError(text, hint)
-
-    async def _delete(self, numbers: set[int]) -> None:
-        by_holder: dict[HouseholdId, list[ShareId]] = {}
-        for number in numbers:
-            if self.sent.get(number):
-                by_holder.setdefault(self.placement[number], []).extend(self.sent[number])
-        for holder, ids in by_holder.items():
-            try:
-                await self.transfer.delete(holder, ids)
-            except UnreachableError:
-                log.info(
-                    "could not reclaim %d shares of %s at %s", len(ids), self.object_id, holder
-                )

@@ -37,6 +37,7 @@ PURE = [
     "sync/enroll_codec.py",
     "sync/dialback_codec.py",
     "sync/natpmp_codec.py",
+    "sync/friend_rows.py",
     "identity/revocation.py",
     "store/friend_merge.py",
     "sync/household_friends_codec.py",

@@ -41,8 +41,9 @@ from citizen.store.household import HouseholdDevice, HouseholdStore
 from citizen.sync import pair_codec, rendezvous
 from citizen.sync.framing import read_frame, write_frame
 from citizen.sync.friend_finder import FriendFinder
+from citizen.sync.friend_rows import friend_json, friend_row
 from citizen.sync.host import FriendGate, advertised_addrs, watch_connections
-from citizen.sync.pairing import Me, NewFriend, check_accept, check_request, make_request
+from citizen.sync.pairing import Me, check_accept, check_request, make_request
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +231,7 @@ class FriendsService:
                 friend, accept = check_request(
                     msg, invite_secret=pending.secret, me=self.me, peer=peer.to_base58()
                 )
-                await self.store.add_friend_consuming_invite(_friend_row(friend), msg.invite_id)
+                await self.store.add_friend_consuming_invite(friend_row(friend), msg.invite_id)
                 await write_frame(stream, pair_codec.encode(accept))
                 log.info("paired with %s (%s)", friend.name, household_id(friend.household_key))
                 await stream.close()
@@ -287,7 +288,7 @@ class FriendsService:
                 raise InviteError(f"The inviting household refused: {message}")
             case _:
                 raise RemoteProtocolError("The inviting device answered with the wrong message.")
-        row = _friend_row(friend, name=label, addrs=tuple(invite.addrs))
+        row = friend_row(friend, name=label, addrs=tuple(invite.addrs))
         await self.store.add_friend(row)
         log.info("paired with %s (%s)", row.name, row.household)
         if self._nursery is not None:
@@ -539,32 +540,10 @@ class FriendsService:
     # -- listing and removal -----------------------------------------------------------
 
     async def list_json(self) -> list[dict[str, object]]:
-        out: list[dict[str, object]] = []
-        for f in await self.store.list():
-            devices = [
-                {
-                    "device": d.device,
-                    "name": d.name,
-                    "online": d.device in self.online,
-                    "connection": self._kind(ID.from_base58(d.device)),
-                    "last_seen": d.last_seen,
-                    "addrs": list(d.addrs),
-                }
-                for d in f.devices
-            ]
-            out.append(
-                {
-                    "household": f.household,
-                    "name": f.name,
-                    "online": any(d["online"] for d in devices),
-                    "last_seen": max((d.last_seen or 0 for d in f.devices), default=0) or None,
-                    "paired_at": f.paired_at,
-                    "sas": f.sas.split(),
-                    "offer_bytes": f.offer_bytes,
-                    "devices": devices,
-                }
-            )
-        return out
+        def kind(device: DeviceId) -> str | None:
+            return self._kind(ID.from_base58(device))
+
+        return [friend_json(f, self.online, kind) for f in await self.store.list()]
 
     async def remove(self, name_or_id: str) -> dict[str, object]:
         friend = await self.store.resolve(name_or_id)
@@ -581,21 +560,3 @@ class FriendsService:
                 callback(device)
         for removed in self._removed_callbacks:
             await removed(household)
-
-
-def _friend_row(
-    friend: NewFriend, *, name: str | None = None, addrs: tuple[str, ...] = ()
-) -> Friend:
-    cert = friend.device_cert
-    hh = household_id(friend.household_key)
-    now = int(time.time())
-    return Friend(
-        household=hh,
-        household_key=friend.household_key,
-        name=name or friend.name,
-        secret=friend.secret,
-        paired_at=now,
-        offer_bytes=None,
-        devices=(FriendDevice(cert.device, hh, cert.name, cert.raw, addrs, now),),
-        sas=" ".join(friend.sas),
-    )

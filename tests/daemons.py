@@ -85,6 +85,16 @@ class Daemon:
 
     no_mdns = keep_off_real_network  # the old name
 
+    def configure(self, **values: object) -> None:
+        """Set keys that appear once in config.toml (`k=1`, `circuit_mib=2`, `keepalive_s=2`)."""
+        path = self.data_dir / "config.toml"
+        text = path.read_text()
+        for key, value in values.items():
+            shown = str(value).lower() if isinstance(value, bool) else str(value)
+            text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = {shown}", text)
+            assert count == 1, f"config.toml has no single `{key} = ...` line"
+        path.write_text(text)
+
     def start(self, *extra: str, port: int = 0) -> None:
         assert self.proc is None
         self.keep_off_real_network()

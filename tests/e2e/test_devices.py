@@ -27,9 +27,7 @@ def _value(d: Daemon, doc: str) -> Any:
 def test_enroll_sync_and_revoke(make_daemon: Callable[[str], Daemon], tmp_path: Path) -> None:
     pi = make_daemon("pi")
     pi.init()
-    config = pi.data_dir / "config.toml"  # two friends hold 1-of-2 shares
-    text = config.read_text().replace("k = 3", "k = 1").replace("n = 5", "n = 2")
-    config.write_text(text.replace("happiness = 0", "happiness = 2"))
+    pi.configure(k=1, n=2, happiness=2)  # two friends hold 1-of-2 shares
     pi.start()
     friend = make_daemon("friend")
     friend.init()

@@ -24,10 +24,7 @@ DEAD = re.compile(r"closing connection to (\S+) at .*: dead")
 def _start_with_keepalive(*daemons: NsDaemon) -> None:
     for d in daemons:
         d.init()
-        config = d.data_dir / "config.toml"
-        text = config.read_text()
-        assert "keepalive_s = 30" in text
-        config.write_text(text.replace("keepalive_s = 30", f"keepalive_s = {KEEPALIVE}"))
+        d.configure(keepalive_s=KEEPALIVE)
         d.start()
 
 

@@ -12,7 +12,6 @@ iptables are not available.
 from __future__ import annotations
 
 import random
-import re
 from pathlib import Path
 
 from tests.daemons import Daemon, pair, wait_until
@@ -21,16 +20,6 @@ from tests.e2e.netns import Topology
 
 MIB = 1024 * 1024
 CIRCUIT_MIB = 2  # beta's relay limit per circuit, both directions together
-
-
-def _configure(d: Daemon, **values: int) -> None:
-    """Set keys that appear once in config.toml (storage's k, n, relay's circuit_mib, ...)."""
-    path = d.data_dir / "config.toml"
-    text = path.read_text()
-    for key, value in values.items():
-        text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
-        assert count == 1, key
-    path.write_text(text)
 
 
 def _share_files(d: Daemon) -> list[Path]:
@@ -51,8 +40,8 @@ def _relayed_homes(
     a, b, c = ns_daemons["alpha"], ns_daemons["beta"], ns_daemons["gamma"]
     for d in (a, b, c):
         d.init()
-    _configure(a, **alpha)
-    _configure(b, **beta)
+    a.configure(**alpha)
+    b.configure(**beta)
     for d in (a, b, c):
         d.start()
     pair(b, a)

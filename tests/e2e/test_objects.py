@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,15 +17,6 @@ from tests.daemons import Daemon, pair, wait_until
 MIB = 1024 * 1024
 
 
-def _set_storage(d: Daemon, **values: int) -> None:
-    path = d.data_dir / "config.toml"
-    text = path.read_text()
-    for key, value in values.items():
-        text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
-        assert count == 1, key
-    path.write_text(text)
-
-
 def _network(
     make: Callable[[str], Daemon],
     friends: int,
@@ -35,7 +25,7 @@ def _network(
 ) -> tuple[Daemon, list[Daemon]]:
     owner = make("owner")
     owner.init()
-    _set_storage(owner, **(owner_storage or {}))
+    owner.configure(**(owner_storage or {}))
     owner.start()
     out = [
         _add_friend(make, owner, f"f{i}", (friend_storage or {}).get(f"f{i}"))
@@ -49,7 +39,7 @@ def _add_friend(
 ) -> Daemon:
     f = make(name)
     f.init()
-    _set_storage(f, **(storage or {}))
+    f.configure(**(storage or {}))
     f.start()
     pair(owner, f)
     wait_until(lambda: _online(owner, name), f"{name} online at the owner")

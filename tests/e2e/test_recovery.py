@@ -36,9 +36,7 @@ def test_recover_from_friends_with_only_the_phrase(
     h = make_daemon("home")
     h.init()
     # three friends hold 2-of-3 shares of each object
-    config = h.data_dir / "config.toml"
-    text = config.read_text().replace("k = 3", "k = 2").replace("n = 5", "n = 3")
-    config.write_text(text.replace("happiness = 0", "happiness = 3"))
+    h.configure(k=2, n=3, happiness=3)
     h.start()
     ports = {}
     friends = []

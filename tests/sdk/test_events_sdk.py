@@ -6,7 +6,6 @@ friend is enough to put.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -97,22 +96,13 @@ async def _events(alpha: Path, beta: Path, backend: str) -> None:
         assert [e async for e in stream] == []
 
 
-def _one_share_per_object(d: Daemon) -> None:
-    path = d.data_dir / "config.toml"
-    text = path.read_text()
-    for key in ("k", "n", "happiness"):
-        text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = 1", text)
-        assert count == 1, key
-    path.write_text(text)
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_events(backend: str, make_daemon: Callable[[str], Daemon]) -> None:
     a, b = make_daemon("alpha"), make_daemon("beta")
     for d in (a, b):
         d.init()
         if d is a:
-            _one_share_per_object(d)
+            d.configure(k=1, n=1, happiness=1)
         d.start()
     anyio.run(_events, a.data_dir, b.data_dir, backend, backend=backend)
 

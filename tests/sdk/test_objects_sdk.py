@@ -7,7 +7,6 @@ docs and objects too. The three daemons are started once for the module.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,15 +19,6 @@ from tests.daemons import Daemon, pair, wait_until
 
 BACKENDS = ["trio", "asyncio"]
 SEGMENT = 64 * 1024
-
-
-def _set_storage(d: Daemon, **values: int) -> None:
-    path = d.data_dir / "config.toml"
-    text = path.read_text()
-    for key, value in values.items():
-        text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
-        assert count == 1, key
-    path.write_text(text)
 
 
 def _online(owner: Daemon, name: str) -> bool:
@@ -44,7 +34,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Daemon]]:
     made = [owner, *friends]
     try:
         owner.init()
-        _set_storage(owner, k=1, n=2, happiness=2, segment_size=SEGMENT)
+        owner.configure(k=1, n=2, happiness=2, segment_size=SEGMENT)
         owner.start()
         for f in friends:
             f.init()

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.daemons import Daemon
+from tests.daemons import Daemon, pair, wait_until
 from tests.e2e.netns import Topology, two_homes_and_public
 
 PORT = 4747
@@ -79,3 +79,24 @@ def doc_value(d: Daemon, doc: str) -> Any:
     """The doc's value at `d`, or None while it does not have it."""
     shown = d.cli("doc", "show", doc, check=False)
     return json.loads(shown.stdout)["value"] if shown.returncode == 0 else None
+
+
+def homes_paired_through_beta(
+    ns_daemons: dict[str, NsDaemon], configs: dict[str, dict[str, object]] | None = None
+) -> tuple[NsDaemon, NsDaemon, NsDaemon]:
+    """Start alpha, beta and gamma (`configs[name]` set in its config.toml first), pair
+    both homes with beta, and once beta's dialback told both homes their public address
+    and alpha holds a reservation at beta, pair alpha with gamma: through the relay."""
+    a, b, c = ns_daemons["alpha"], ns_daemons["beta"], ns_daemons["gamma"]
+    for d in (a, b, c):
+        d.init()
+        d.configure(**(configs or {}).get(d.name, {}))
+        d.start()
+    pair(b, a)
+    pair(b, c)
+    for d in (a, c):
+        wait_until(lambda d=d: d.status()["observed_addrs"], f"{d.name}'s observed address")
+    wait_until(lambda: a.status().get("relay_addrs"), "alpha's reservation at beta")
+    assert pair(a, c)["name"] == "alpha"  # the invite carries only alpha's relayed address
+    wait_until(lambda: online(a, "gamma") and online(c, "alpha"), "alpha and gamma online")
+    return a, b, c

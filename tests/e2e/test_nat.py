@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.daemons import pair, wait_until
-from tests.e2e.nat_daemons import PORT, NsDaemon, connection, doc_value, online
+from tests.e2e.nat_daemons import (
+    PORT,
+    NsDaemon,
+    connection,
+    doc_value,
+    homes_paired_through_beta,
+    online,
+)
 from tests.e2e.nat_peer import peer_id_of
 from tests.e2e.netns import (
     HOME_A,
@@ -159,16 +166,8 @@ def test_symmetric_nat_homes_still_pair_and_sync_through_relay(
     topo.make_symmetric("c")
     rules = topo.exec("router_c", "iptables", "-w", "-t", "nat", "-S", "POSTROUTING").stdout
     assert "--random-fully" in rules
-    a, b, c = ns_daemons["alpha"], ns_daemons["beta"], ns_daemons["gamma"]
-    for d in (a, b, c):
-        d.init()
-        d.start()
-    pair(b, a)
-    pair(b, c)
-    wait_until(lambda: a.status().get("relay_addrs"), "alpha's reservation at beta")
-    wait_until(lambda: c.status()["reachability"] == "behind_nat", "gamma behind NAT")
-    assert pair(a, c)["name"] == "alpha"
-    wait_until(lambda: online(a, "gamma") and online(c, "alpha"), "alpha and gamma online")
+    a, _b, c = homes_paired_through_beta(ns_daemons)
+    assert c.status()["reachability"] == "behind_nat"
     # a hole punch is tried and fails: gamma's router maps port 4747 to a random port
     wait_until(lambda: c.status()["hole_punch"]["failed"] >= 1, "gamma's failed hole punch")
     assert a.status()["hole_punch"]["upgraded"] == c.status()["hole_punch"]["upgraded"] == 0
@@ -182,16 +181,7 @@ def test_symmetric_nat_homes_still_pair_and_sync_through_relay(
 def test_relayed_connection_upgrades_to_direct_where_nat_allows(
     topo: Topology, ns_daemons: dict[str, NsDaemon]
 ) -> None:
-    a, b, c = ns_daemons["alpha"], ns_daemons["beta"], ns_daemons["gamma"]
-    for d in (a, b, c):
-        d.init()
-        d.start()
-    pair(b, a)
-    pair(b, c)
-    for d in (a, c):  # both know their router's public address from beta's dialback
-        wait_until(lambda d=d: d.status()["observed_addrs"], f"{d.name}'s observed address")
-    wait_until(lambda: a.status().get("relay_addrs"), "alpha's reservation at beta")
-    assert pair(a, c)["name"] == "alpha"  # through the relay: neither home is reachable
+    a, b, c = homes_paired_through_beta(ns_daemons)  # through the relay: no home is reachable
     # no step by anyone: the relayed connection is upgraded by hole punching
     wait_until(
         lambda: connection(a, "gamma") == "direct" and connection(c, "alpha") == "direct",

@@ -14,8 +14,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from tests.daemons import Daemon, pair, wait_until
-from tests.e2e.nat_daemons import NsDaemon, connection, online
+from tests.daemons import Daemon, wait_until
+from tests.e2e.nat_daemons import NsDaemon, connection, homes_paired_through_beta, online
 from tests.e2e.netns import Topology
 
 MIB = 1024 * 1024
@@ -37,18 +37,7 @@ def _relayed_homes(
 ) -> tuple[NsDaemon, NsDaemon, NsDaemon]:
     """Start the households with these config values and pair them; A to C stays relayed."""
     topo.make_symmetric("c")
-    a, b, c = ns_daemons["alpha"], ns_daemons["beta"], ns_daemons["gamma"]
-    for d in (a, b, c):
-        d.init()
-    a.configure(**alpha)
-    b.configure(**beta)
-    for d in (a, b, c):
-        d.start()
-    pair(b, a)
-    pair(b, c)
-    wait_until(lambda: a.status().get("relay_addrs"), "alpha's reservation at beta")
-    assert pair(a, c)["name"] == "alpha"
-    _both_online(a, c)
+    a, b, c = homes_paired_through_beta(ns_daemons, {"alpha": alpha, "beta": beta})
     assert connection(a, "gamma") == "relayed"
     return a, b, c
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil  # type: ignore[import-untyped]
+import pytest
 
 from tests.daemons import Daemon, pair, wait_until
 
@@ -170,6 +171,7 @@ def test_put_spread_survive_corrupt_and_repair(
             assert _share_files(f) == [], f.name
 
 
+@pytest.mark.timeout(600)  # a 40 MiB put, a repair and a get: slow on a loaded 2-core machine
 def test_quota_refusal_places_elsewhere(
     make_daemon: Callable[[str], Daemon], tmp_path: Path
 ) -> None:
@@ -200,6 +202,7 @@ def test_quota_refusal_places_elsewhere(
     # a household that can never reach happiness: the put fails cleanly, nothing listed
     for f in friends[1:3]:
         f.stop()
+        wait_until(lambda f=f: not _online(owner, f.name), f"the owner to see {f.name} gone")
     failed = owner.cli("put", str(tmp_path / "in.bin"), check=False)
     assert failed.returncode == 1, failed.stdout
     assert "friends" in failed.stderr and "Traceback" not in failed.stderr, failed.stderr

@@ -82,6 +82,14 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
     ]
 
 
+_FRIEND_PARAM: dict[str, object] = {
+    "name": "friend",
+    "in": "path",
+    "required": True,
+    "description": "Household ID or the friend's display name.",
+    "schema": {"type": "string", "pattern": "^[^/.][^/]*$"},
+}
+
 #: OpenAPI 3.1 path items of the routes above, merged into /v1/openapi.json by
 #: `citizen.api.routes_meta`; "#/components/..." names are defined there.
 OPENAPI_PATHS: dict[str, dict[str, object]] = {
@@ -289,15 +297,7 @@ OPENAPI_PATHS: dict[str, dict[str, object]] = {
             "tags": ["friends"],
             "summary": "Stop being friends with a household (by household ID or exact name).",
             "operationId": "removeFriend",
-            "parameters": [
-                {
-                    "name": "friend",
-                    "in": "path",
-                    "required": True,
-                    "description": "Household ID or the friend's display name.",
-                    "schema": {"type": "string", "pattern": "^[^/.][^/]*$"},
-                }
-            ],
+            "parameters": [_FRIEND_PARAM],
             "responses": {
                 "200": {
                     "description": "Removed; its devices are disconnected.",
@@ -326,15 +326,7 @@ OPENAPI_PATHS: dict[str, dict[str, object]] = {
             "description": "Shares already held stay; new ones past the offer are refused "
             "(the friend's put then places them elsewhere or fails with 413).",
             "operationId": "setFriendOffer",
-            "parameters": [
-                {
-                    "name": "friend",
-                    "in": "path",
-                    "required": True,
-                    "description": "Household ID or the friend's display name.",
-                    "schema": {"type": "string", "pattern": "^[^/.][^/]*$"},
-                }
-            ],
+            "parameters": [_FRIEND_PARAM],
             "requestBody": {
                 "required": True,
                 "content": {

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +111,7 @@ class HolePuncher:
         gate: the friend gate (DCUtR is served to friends only).
         observed: our addresses as friends observed them (dialback).
         kind: how we are connected to a peer now ("direct", "relayed", None).
+        online: the friend devices that completed hello and are connected.
     """
 
     def __init__(
@@ -119,14 +120,15 @@ class HolePuncher:
         gate: FriendGate,
         observed: Callable[[], Sequence[str]],
         kind: Callable[[ID], str | None],
+        online: Callable[[], Iterable[DeviceId]],
     ) -> None:
         self.host = host
         self.observed = observed
         self._kind = kind
+        self._online = online
         self.stats = PunchStats()
         self._nursery: trio.Nursery | None = None
         self._busy: set[DeviceId] = set()
-        self._online: set[DeviceId] = set()
         self.dcutr = _FriendsDCUtR(host, self)
         gate.serve_friends(PROTOCOL_ID, self._handle)
 
@@ -158,11 +160,7 @@ class HolePuncher:
         return {"hole_punch": {"upgraded": self.stats.upgraded, "failed": self.stats.failed}}
 
     async def peer_ready(self, device: DeviceId, household: HouseholdId) -> None:
-        self._online.add(device)
         self._consider(device)
-
-    def peer_gone(self, device: DeviceId) -> None:
-        self._online.discard(device)
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -171,7 +169,7 @@ class HolePuncher:
             task_status.started()
             while True:
                 await trio.sleep(RETRY_EVERY)
-                for device in list(self._online):
+                for device in list(self._online()):
                     self._consider(device)
 
     def _consider(self, device: DeviceId) -> None:

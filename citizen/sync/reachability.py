@@ -182,7 +182,11 @@ class ReachabilityService:
         if self.options.serve:
             gate.serve_friends(HOP_PROTOCOL, self.relay._handle_hop_stream)
         self.punch = HolePuncher(
-            host, gate, lambda: self.reachability().observed, self.connection_kind
+            host,
+            gate,
+            lambda: self.reachability().observed,
+            self.connection_kind,
+            lambda: self._online,
         )
 
     # -- wiring ---------------------------------------------------------------------------
@@ -195,7 +199,6 @@ class ReachabilityService:
 
     def peer_gone(self, device: DeviceId) -> None:
         self._online.discard(device)
-        self.punch.peer_gone(device)
         self._results.pop(device, None)
         self._checked.pop(device, None)
         if self._relays.held.pop(device, None) is not None:

@@ -3,7 +3,7 @@
 Measures, on one thread, how fast this machine can turn plaintext into shares
 (XChaCha20-Poly1305, zfec k-of-n, BLAKE2b-256 per share) and shares back into
 plaintext, on fixed-size segments of random data. Each stage is timed on its
-own and the real `citizen.sync.segments.encode_segment` / `decode_segment` are
+own and the real `citizen.objects.segments.encode_segment` / `decode_segment` are
 timed end to end. No network, no disk: this is the upper bound any put/get
 can reach per core.
 
@@ -30,7 +30,7 @@ from collections.abc import Callable
 import zfec
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt
 
-from citizen.sync.segments import (
+from citizen.objects.segments import (
     decode_segment,
     encode_segment,
     new_object_key,

@@ -1,7 +1,7 @@
 """The typed identifiers every layer shares, and their text forms.
 
 `HouseholdId` and `DeviceId` are derived from public keys (see
-`citizen.identity.ids`); `DocId` and `ObjectId` are 16 random bytes shown
+`citizen.identity.fingerprints`); `DocId` and `ObjectId` are 16 random bytes shown
 base58; `ShareId` is the BLAKE2b-256 of a share, shown hex.
 """
 

@@ -184,16 +184,16 @@ class Node:
 
     def _make_local_services(self, db: Database) -> None:
         """Services that work without the network (the local API uses them offline too)."""
+        from citizen.docs.service import DocsService
         from citizen.store.docs import DocCache, DocStore
-        from citizen.sync.docs_service import DocsService
 
         doc_store = DocStore(db)
         self.docs = DocsService(
             doc_store, DocCache(doc_store), self.cert.household_key, self.household_key
         )
         self.api.services["docs"] = self.docs
+        from citizen.backup.service import BackupService
         from citizen.store.backups import BackupStore
-        from citizen.sync.backup_service import BackupService
 
         self.backup = BackupService(
             BackupStore(db),
@@ -206,7 +206,7 @@ class Node:
             has_household_key=self.keystore.has_household_key(),
         )
         self.api.services["backup"] = self.backup
-        from citizen.sync.household import HouseholdService
+        from citizen.household.service import HouseholdService
 
         self.household = HouseholdService(
             self.household_store,
@@ -218,7 +218,7 @@ class Node:
         )
         self.api.services["household"] = self.household
         # --- objects wiring (local part) ---
-        from citizen.sync.objects_service import ObjectsService, ObjectsSettings
+        from citizen.objects.service import ObjectsService, ObjectsSettings
 
         self.objects = ObjectsService(
             db,
@@ -258,9 +258,9 @@ class Node:
     async def _run_network(self, *, task_status: TaskStatus[None]) -> None:
         from multiaddr import Multiaddr
 
-        from citizen.sync.friends import FriendsService
-        from citizen.sync.host import FriendGate, advertised_addrs, new_host
-        from citizen.sync.pairing import Me
+        from citizen.friends.pairing import Me
+        from citizen.friends.service import FriendsService
+        from citizen.net.host import FriendGate, advertised_addrs, new_host
 
         assert self.friend_store is not None
         listen = self.options.listen or self.config.listen
@@ -286,12 +286,12 @@ class Node:
         )
         self.api.services["friends"] = friends
         self.household.attach_network(host, gate, friends)
+        from citizen.household.friend_list import HouseholdFriendsService
         from citizen.store.friend_sync import FriendSync
-        from citizen.sync.household_friends import HouseholdFriendsService
 
         assert self.db is not None
         household_friends = HouseholdFriendsService(host, gate, friends, FriendSync(self.db))
-        from citizen.sync.reachability import ReachabilityService, RelayOptions
+        from citizen.net.nat.reachability import ReachabilityService, RelayOptions
 
         c = self.config
         relay = RelayOptions(
@@ -303,7 +303,7 @@ class Node:
             circuit_bytes=c.relay_circuit_mib * 1024 * 1024,
             reservation_ttl=c.relay_reservation_minutes * 60,
         )
-        from citizen.sync.portmap import PortMapper
+        from citizen.net.nat.portmap import PortMapper
 
         mapper = None
         if self.config.port_mapping:
@@ -322,7 +322,7 @@ class Node:
         friends.on_peer_ready(reach.peer_ready)
         friends.on_peer_gone(reach.peer_gone)
         self.reach = reach
-        from citizen.sync.liveness import LivenessService
+        from citizen.net.liveness import LivenessService
 
         liveness = LivenessService(host, gate, friends.is_trusted, self.config.keepalive_s)
         self.liveness = liveness

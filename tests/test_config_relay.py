@@ -8,7 +8,7 @@ import pytest
 
 from citizen.config import CONFIG_NAME, Config, default_config_text, load_config
 from citizen.errors import ConfigError
-from citizen.sync.reachability import RelayOptions
+from citizen.net.nat.reachability import RelayOptions
 
 
 def _load(tmp_path: Path, relay: str) -> Config:

@@ -54,11 +54,11 @@ from citizen.api.routes_docsync import (
     close_quietly,
     receive_frames,
 )
+from citizen.docs.codec import PROTOCOL_VERSION, DocMessage, Hello, Refused, Sync, Unavailable
+from citizen.docs.service import DocsService
+from citizen.docs.session import DocAccess, Docs, DocSyncSession, PeerRole
 from citizen.errors import CitizenError, NotFoundError, RemoteProtocolError
 from citizen.ids import RANDOM_ID_BYTES, DocId
-from citizen.sync.doc_sync import DocAccess, Docs, DocSyncSession, PeerRole
-from citizen.sync.docs_codec import PROTOCOL_VERSION, DocMessage, Hello, Refused, Sync, Unavailable
-from citizen.sync.docs_service import DocsService
 
 log = logging.getLogger(__name__)
 

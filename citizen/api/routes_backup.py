@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from citizen.api.context import ApiContext
-from citizen.sync.backup_service import BackupService
+from citizen.backup.service import BackupService
 
 
 def routes(ctx: ApiContext) -> list[BaseRoute]:

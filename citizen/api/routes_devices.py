@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute, Route
 from citizen.api.app import read_json
 from citizen.api.context import ApiContext
 from citizen.errors import UsageError
-from citizen.sync.household import HouseholdService
+from citizen.household.service import HouseholdService
 
 MAX_CODE_SECONDS = 24 * 3600
 

@@ -8,8 +8,8 @@ from starlette.routing import BaseRoute, Route
 
 from citizen.api.app import read_json
 from citizen.api.context import ApiContext
+from citizen.docs.service import DocsService
 from citizen.errors import UsageError
-from citizen.sync.docs_service import DocsService
 
 
 def _text(body: dict[str, object], key: str, *, required: bool = True, max_len: int = 1024) -> str:

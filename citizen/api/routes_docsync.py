@@ -37,17 +37,17 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from citizen.api.app import error_response, status_for
 from citizen.api.context import ApiContext
-from citizen.errors import CitizenError, NotAuthorizedError, NotFoundError, RemoteProtocolError
-from citizen.ids import DocId, parse_doc_id
-from citizen.sync.doc_sync import (
+from citizen.docs.codec import PROTOCOL_VERSION, DocMessage, Hello, Refused, Sync
+from citizen.docs.service import DocsService
+from citizen.docs.session import (
     READER_REFUSAL,
     DocAccess,
     Docs,
     DocSyncSession,
     PeerRole,
 )
-from citizen.sync.docs_codec import PROTOCOL_VERSION, DocMessage, Hello, Refused, Sync
-from citizen.sync.docs_service import DocsService
+from citizen.errors import CitizenError, NotAuthorizedError, NotFoundError, RemoteProtocolError
+from citizen.ids import DocId, parse_doc_id
 
 log = logging.getLogger(__name__)
 

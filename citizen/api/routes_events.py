@@ -51,12 +51,12 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from citizen.api.context import ApiContext
+from citizen.docs.service import DocsService
 from citizen.errors import CitizenError
 from citizen.ids import DeviceId, DocId, HouseholdId
-from citizen.sync.docs_service import DocsService
 
 if TYPE_CHECKING:
-    from citizen.sync.objects_service import ObjectsService
+    from citizen.objects.service import ObjectsService
 
 log = logging.getLogger(__name__)
 

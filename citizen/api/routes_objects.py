@@ -68,14 +68,14 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         return JSONResponse(await ctx.service("objects").evict(request.path_params["object_id"]))
 
     async def restore_object(request: Request) -> JSONResponse:
-        from citizen.sync.objects_restore import keep_local
+        from citizen.objects.restore import keep_local
 
         return JSONResponse(
             await keep_local(ctx.service("objects"), request.path_params["object_id"])
         )
 
     async def verify(request: Request) -> JSONResponse:
-        from citizen.sync.objects_repair import verify as run_verify
+        from citizen.objects.repair import verify as run_verify
 
         body = await read_json(request)
         object_id = body.get("object_id")
@@ -84,7 +84,7 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         return JSONResponse(await run_verify(ctx.service("objects"), object_id))
 
     async def repair(request: Request) -> JSONResponse:
-        from citizen.sync.objects_repair import repair as run_repair
+        from citizen.objects.repair import repair as run_repair
 
         body = await read_json(request)
         object_id = body.get("object_id")

@@ -54,11 +54,11 @@ def _join(out: Out, code: str, device_name: str) -> None:
     from nacl.signing import SigningKey
 
     from citizen.config import CONFIG_NAME, DB_NAME, default_config_text
+    from citizen.household.service import join_household
     from citizen.identity.certs import decode_certificate
     from citizen.identity.keystore import Keystore, write_private_file
     from citizen.store.db import open_connection
     from citizen.store.household import HouseholdDevice, add_devices_sync
-    from citizen.sync.household import join_household
 
     keystore = Keystore(out.data_dir)
     if keystore.exists():

@@ -1,0 +1,1 @@
+"""The household identity: keys, device certificates, keystore, invites, grants, revocations."""

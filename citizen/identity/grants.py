@@ -19,7 +19,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from citizen import cbor
 from citizen.errors import LocalProtocolError, NotAuthorizedError, RemoteProtocolError
-from citizen.identity.ids import household_id
+from citizen.identity.fingerprints import household_id
 from citizen.ids import RANDOM_ID_BYTES, DocId, HouseholdId, random_id_bytes
 
 GRANT_VERSION = 1

@@ -15,7 +15,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from citizen import cbor
 from citizen.errors import RemoteProtocolError
-from citizen.identity.ids import device_id, household_id
+from citizen.identity.fingerprints import device_id, household_id
 from citizen.ids import DeviceId, HouseholdId
 
 MAX_REVOCATION_SIZE = 512

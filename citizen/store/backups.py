@@ -15,8 +15,8 @@ from citizen.identity.grants import verify_grant
 from citizen.ids import HouseholdId
 from citizen.store.backup_state import DeviceState, FriendState, HouseholdState
 from citizen.store.db import Database
+from citizen.store.friend_records import Friend
 from citizen.store.friend_sync import merge_sync
-from citizen.store.friends import Friend
 
 
 @dataclass(frozen=True, slots=True)

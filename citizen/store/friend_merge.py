@@ -18,7 +18,11 @@ from dataclasses import dataclass, replace
 
 from citizen.errors import CertificateError, IdFormatError, RemoteProtocolError
 from citizen.identity.certs import verify_certificate_for
-from citizen.identity.ids import device_public_key_from_id, household_id, parse_household_id
+from citizen.identity.fingerprints import (
+    device_public_key_from_id,
+    household_id,
+    parse_household_id,
+)
 from citizen.ids import DeviceId
 from citizen.store.backup_state import DeviceState, FriendRemoval, FriendState
 

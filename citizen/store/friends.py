@@ -13,43 +13,13 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from citizen.errors import InviteError, NotFoundError
 from citizen.ids import DeviceId, HouseholdId
 from citizen.store import friend_sync
 from citizen.store.backup_state import FriendRemoval
 from citizen.store.db import Database
-
-
-@dataclass(frozen=True, slots=True)
-class FriendDevice:
-    device: DeviceId
-    household: HouseholdId
-    name: str
-    cert: bytes
-    addrs: tuple[str, ...]
-    last_seen: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Friend:
-    household: HouseholdId
-    household_key: bytes
-    name: str
-    secret: bytes
-    paired_at: int
-    offer_bytes: int | None
-    devices: tuple[FriendDevice, ...]
-    sas: str = ""
-    changed_at: int = 0  # ms, the household-wide last-writer-wins stamp (friend_sync)
-
-
-@dataclass(frozen=True, slots=True)
-class PendingInvite:
-    invite_id: str
-    secret: bytes
-    expires: int
+from citizen.store.friend_records import Friend, FriendDevice, PendingInvite
 
 
 class FriendStore:

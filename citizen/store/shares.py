@@ -47,7 +47,7 @@ class CorruptShareFileError(StoreError):
 
 
 def share_id_of(data: bytes | memoryview) -> ShareId:
-    """Hex BLAKE2b-256 of a share (the same hash `citizen.sync.segments.share_hash` makes)."""
+    """Hex BLAKE2b-256 of a share (the same hash `citizen.objects.segments.share_hash` makes)."""
     return ShareId(hashlib.blake2b(data, digest_size=32).hexdigest())
 
 

@@ -26,10 +26,10 @@ import anyio
 from anyio.abc import TaskGroup
 from automerge.core import ROOT, Document, Message, SyncState
 
+from citizen.docs.session import sync_message_heads
+from citizen.docs.values import is_automerge_panic, to_json
 from citizen.errors import CitizenError, NotAuthorizedError, RemoteProtocolError, UsageError
 from citizen.ids import DocId, parse_doc_id
-from citizen.store.docvalues import is_automerge_panic, to_json
-from citizen.sync.doc_sync import sync_message_heads
 from citizen_sdk._http import Channel, path_part
 from citizen_sdk._websocket import Closed, WebSocket
 from citizen_sdk.errors import DocClosedError, error_for

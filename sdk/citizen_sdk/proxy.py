@@ -20,14 +20,14 @@ from typing import overload
 
 from automerge.core import ObjType, ScalarType, Transaction
 
-from citizen.errors import UsageError
-from citizen.store.docvalues import (
+from citizen.docs.values import (
     UNREADABLE_COUNTER,
     check_value,
     insert_value,
     is_automerge_panic,
     put_value,
 )
+from citizen.errors import UsageError
 
 # -- reading -------------------------------------------------------------------------
 

@@ -28,8 +28,8 @@ from libp2p.peer.peerinfo import PeerInfo
 from multiaddr import Multiaddr
 
 from citizen.ids import DeviceId, HouseholdId
-from citizen.sync.host import FriendGate, advertised_addrs, key_pair_from_seed, new_host
-from citizen.sync.reachability import ReachabilityService
+from citizen.net.host import FriendGate, advertised_addrs, key_pair_from_seed, new_host
+from citizen.net.nat.reachability import ReachabilityService
 
 ECHO = "/test/echo/1"
 LISTEN = "/ip4/0.0.0.0/tcp/4747"

@@ -10,7 +10,7 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from multiaddr import Multiaddr
 
-from citizen.sync.host import new_host
+from citizen.net.host import new_host
 from tests.daemons import Daemon, friend_named, pair, started, wait_until
 
 

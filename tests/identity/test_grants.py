@@ -9,8 +9,8 @@ from nacl.signing import SigningKey
 
 from citizen import cbor
 from citizen.errors import LocalProtocolError, NotAuthorizedError, RemoteProtocolError
+from citizen.identity.fingerprints import household_id
 from citizen.identity.grants import Grant, sign_grant, verify_grant
-from citizen.identity.ids import household_id
 from citizen.ids import new_doc_id
 
 OWNER = SigningKey(b"\x01" * 32)

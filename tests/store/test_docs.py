@@ -11,13 +11,13 @@ import pytest
 from automerge.core import Document
 from nacl.signing import SigningKey
 
+from citizen.docs.values import append_path, set_path, to_json
 from citizen.errors import NotFoundError, StoreError, UsageError
+from citizen.identity.fingerprints import household_id
 from citizen.identity.grants import Grant, Role, sign_grant, verify_grant
-from citizen.identity.ids import household_id
 from citizen.ids import DocId, new_doc_id
 from citizen.store.db import Database, open_connection
 from citizen.store.docs import DocCache, DocStore
-from citizen.store.docvalues import append_path, set_path, to_json
 
 OWNER_KEY = SigningKey(b"\x01" * 32)
 OWNER = household_id(bytes(OWNER_KEY.verify_key))

@@ -11,7 +11,7 @@ from nacl.signing import SigningKey
 
 from citizen.errors import RemoteProtocolError
 from citizen.identity.certs import issue_certificate
-from citizen.identity.ids import device_id, household_id
+from citizen.identity.fingerprints import device_id, household_id
 from citizen.store.backup_state import DeviceState, FriendRemoval, FriendState
 from citizen.store.friend_merge import Entry, check_entries, merge, merge_entry, normalized
 

@@ -21,7 +21,8 @@ from citizen.store.backup_state import (
 )
 from citizen.store.backups import BackupStore, friend_states
 from citizen.store.db import Database, open_connection
-from citizen.store.friends import Friend, FriendDevice, FriendStore
+from citizen.store.friend_records import Friend, FriendDevice
+from citizen.store.friends import FriendStore
 from tests.store.test_friend_merge import friend
 
 ME = "12D3KooWme"

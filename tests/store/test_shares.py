@@ -9,6 +9,7 @@ import trio
 
 from citizen.errors import NotFoundError, QuotaError, RemoteProtocolError
 from citizen.ids import HouseholdId, ShareId
+from citizen.objects.segments import share_hash
 from citizen.store.db import Database
 from citizen.store.shares import (
     CorruptShareFileError,
@@ -17,7 +18,6 @@ from citizen.store.shares import (
     proof_for,
     share_id_of,
 )
-from citizen.sync.segments import share_hash
 
 ALICE = HouseholdId("alice")
 BOB = HouseholdId("bob")

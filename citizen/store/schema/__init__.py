@@ -1,0 +1,1 @@
+"""The numbered SQLite schema files, applied in order by `citizen.store.db`."""

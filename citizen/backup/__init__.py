@@ -1,0 +1,1 @@
+"""The sealed household backup at friends: what a household keeps there and how it comes back."""

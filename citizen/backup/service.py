@@ -1,0 +1,327 @@
+"""Household backups on friends, and disaster recovery from them with only the key.
+
+Owner side: shortly after the household's state changes (docs, friends,
+grants), seal it under the household key, sign a pointer with a higher
+version, and push both to every online friend. Friend side: keep the newest
+valid backup per friend household, and hand it back to any device that
+proves (by its certificate, in hello) that it belongs to that household.
+Recovery: a fresh device asks the devices on its recovery sheet, takes the
+highest valid version any of them holds, and restores it whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import trio
+from libp2p.abc import IHost, INetStream
+from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
+from nacl.signing import SigningKey
+
+from citizen.backup import codec as bc
+from citizen.errors import CitizenError, RemoteProtocolError
+from citizen.identity.backup import (
+    Pointer,
+    check_blob,
+    open_backup,
+    seal_backup,
+    sign_pointer,
+    verify_pointer,
+)
+from citizen.ids import DeviceId, DocId, HouseholdId
+from citizen.net.host import FriendGate
+from citizen.net.streams import read_frame, write_frame
+from citizen.store.backup_state import (
+    DocState,
+    HouseholdState,
+    decode_state,
+    encode_state,
+)
+from citizen.store.backups import BackupStore, friend_states
+from citizen.store.docs import DocCache, DocStore
+from citizen.store.friends import FriendStore
+
+if TYPE_CHECKING:
+    from trio_typing import TaskStatus
+
+    from citizen.friends.service import FriendsService
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE = 2.0
+RECHECK_EVERY = 30.0
+TIMEOUT = 120.0
+
+
+class BackupService:
+    def __init__(
+        self,
+        backups: BackupStore,
+        friend_store: FriendStore,
+        doc_store: DocStore,
+        doc_cache: DocCache,
+        household_key: bytes,
+        household_name: str,
+        signer: Callable[[], SigningKey],
+        has_household_key: bool,
+    ) -> None:
+        self.backups = backup_store = backups
+        self.friend_store = friend_store
+        self.doc_store = doc_store
+        self.doc_cache = doc_cache
+        self.household_key = household_key
+        self.household_name = household_name
+        self._signer = signer
+        self._enabled = has_household_key
+        self._backups = backup_store
+        self.current: tuple[Pointer, bytes] | None = None
+        self._plain_hash = b""
+        self._wake = trio.Event()
+        self.friends: FriendsService | None = None
+        self._host: IHost | None = None
+        self.recovering: dict[str, list[str]] = {}
+        self.recovered_version: int | None = None
+        self.recovery_error: str = ""
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- wiring --------------------------------------------------------------------------
+
+    def attach_network(self, host: IHost, gate: FriendGate, friends: FriendsService) -> None:
+        self._host = host
+        self.friends = friends
+        gate.serve_friends(bc.PROTOCOL, self._handle)
+
+        async def on_ready(_device: DeviceId, _household: HouseholdId) -> None:
+            self.wake()
+
+        async def on_removed(household: HouseholdId) -> None:
+            await self._backups.drop_held(household)
+            self.wake()
+
+        friends.on_peer_ready(on_ready)
+        friends.on_friend_removed(on_removed)
+
+    async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self.recovering = await self._backups.recovery_peers()
+        if self.recovering and self.friends is not None:
+            self.friends.recovery_peers = set(self.recovering)
+        task_status.started()
+        if self.recovering:
+            await self._recover()
+        if not self._enabled:
+            log.info("this device does not hold the household key: it makes no backups")
+            return
+        while True:
+            with trio.move_on_after(RECHECK_EVERY):
+                await self._wake.wait()
+            self._wake = trio.Event()
+            await trio.sleep(DEBOUNCE)  # let a burst of changes settle into one backup
+            try:
+                await self.refresh()
+                await self.push_all()
+            except CitizenError as exc:
+                log.warning("backup failed: %s", exc)
+
+    # -- owner side ------------------------------------------------------------------------
+
+    async def snapshot_state(self) -> HouseholdState:
+        friends = friend_states(await self.friend_store.list())
+        docs = []
+        for info in await self.doc_store.list_docs():
+            doc = await self.doc_cache.get(info.doc_id)
+            docs.append(DocState(info.doc_id, info.owner, info.title, doc.save()))
+        grants = tuple(g.raw for g in await self.doc_store.list_grants(include_revoked=True))
+        removed = tuple(await self.friend_store.removals())
+        return HouseholdState(self.household_name, 0, friends, tuple(docs), grants, removed)
+
+    async def refresh(self) -> Pointer | None:
+        """Seal a new backup if the state changed since the last one; the current pointer."""
+        state = await self.snapshot_state()
+        plain = encode_state(state)
+        digest = hashlib.blake2b(plain, digest_size=32).digest()
+        if digest != self._plain_hash or self.current is None:
+            key = self._signer()
+            previous = self.current[0].version if self.current else 0
+            version = max(int(time.time() * 1000), previous + 1)
+            sealed_plain = encode_state(replace(state, created=int(time.time())))
+            blob = await trio.to_thread.run_sync(seal_backup, key, sealed_plain)
+            self.current = (sign_pointer(key, version, blob), blob)
+            self._plain_hash = digest
+            log.info("sealed backup version %d (%d bytes)", version, len(blob))
+        return self.current[0]
+
+    async def push_all(self) -> None:
+        if self.current is None or self.friends is None:
+            return
+        pointer, blob = self.current
+        pushed = await self._backups.pushes()
+        done: set[HouseholdId] = set()
+        for device, household in list(self.friends.online.items()):
+            if household in done or pushed.get(household, -1) >= pointer.version:
+                continue
+            try:
+                reply = await self._request(device, bc.PutBackup(pointer.raw, blob))
+            except CitizenError as exc:
+                log.info("could not push the backup to %s: %s", household, exc)
+                continue
+            match reply:
+                case bc.Stored(version=version):
+                    await self._backups.record_push(household, version)
+                    done.add(household)
+                case bc.Refused(message=message):
+                    log.warning("friend %s refused our backup: %s", household, message)
+                case _:
+                    log.warning("friend %s answered our backup oddly", household)
+
+    async def status(self) -> dict[str, object]:
+        pushed = await self._backups.pushes()
+        version = self.current[0].version if self.current else None
+        names = {f.household: f.name for f in await self.friend_store.list()}
+        return {
+            "enabled": self._enabled,
+            "version": version,
+            "size": self.current[0].size if self.current else None,
+            "friends": [
+                {"household": h, "name": names.get(h, h), "version": v, "current": v == version}
+                for h, v in sorted(pushed.items())
+            ],
+            "recovering": bool(self.recovering),
+            "recovered_version": self.recovered_version,
+            "recovery_error": self.recovery_error,
+        }
+
+    async def backup_now(self) -> dict[str, object]:
+        if not self._enabled:
+            from citizen.errors import HouseholdKeyMissingError
+
+            raise HouseholdKeyMissingError(
+                "Only a device holding the household key makes backups.",
+                "Run this on that device (see `citizen device list`).",
+            )
+        await self.refresh()
+        await self.push_all()
+        return await self.status()
+
+    # -- friend side -----------------------------------------------------------------------
+
+    async def _handle(self, stream: INetStream) -> None:
+        peer = stream.muxed_conn.peer_id.to_base58()
+        household = self.friend_store.household_of(peer)
+        try:
+            with trio.fail_after(TIMEOUT):
+                msg = bc.decode(await read_frame(stream, bc.MAX_FRAME))
+                if household is None:
+                    raise RemoteProtocolError("not a friend")
+                reply = await self._answer(household, msg)
+                await write_frame(stream, bc.encode(reply))
+                await stream.close()
+        except (CitizenError, trio.TooSlowError) as exc:
+            log.info("backup request from %s refused: %s", peer, exc)
+            with trio.move_on_after(2):
+                try:
+                    await stream.reset()
+                except Exception:
+                    pass
+        except Exception as exc:
+            log.debug("backup stream from %s broke: %s", peer, exc)
+
+    async def _answer(self, household: HouseholdId, msg: bc.Message) -> bc.Message:
+        match msg:
+            case bc.PutBackup(pointer=raw, blob=blob):
+                friend = await self.friend_store.get(household)
+                try:
+                    pointer = verify_pointer(raw, friend.household_key)
+                    check_blob(pointer, blob)
+                except RemoteProtocolError as exc:
+                    return bc.Refused(exc.message)
+                if not await self._backups.keep(household, pointer.version, raw, blob):
+                    held = await self._backups.held(household)
+                    return bc.Stored(held.version if held else pointer.version)
+                log.info("keeping backup version %d for %s", pointer.version, household)
+                return bc.Stored(pointer.version)
+            case bc.GetPointer():
+                held = await self._backups.held(household)
+                return bc.PointerReply(held.pointer if held else None)
+            case bc.GetBackup():
+                held = await self._backups.held(household)
+                return bc.BackupReply(held.pointer if held else None, held.blob if held else None)
+            case _:
+                raise RemoteProtocolError("unexpected backup message")
+
+    async def _request(self, device: str, msg: bc.Message) -> bc.Message:
+        assert self._host is not None
+        try:
+            with trio.fail_after(TIMEOUT):
+                stream = await self._host.new_stream(
+                    ID.from_base58(device), [TProtocol(bc.PROTOCOL)]
+                )
+                await write_frame(stream, bc.encode(msg))
+                reply = bc.decode(await read_frame(stream, bc.MAX_FRAME))
+                await stream.close()
+                return reply
+        except CitizenError:
+            raise
+        except Exception as exc:
+            from citizen.errors import UnreachableError
+
+            raise UnreachableError(f"Backup exchange with {device} failed: {exc}") from exc
+
+    # -- recovery --------------------------------------------------------------------------
+
+    async def _recover(self) -> None:
+        """Fetch the newest valid backup from the recovery peers and restore it whole."""
+        assert self.friends is not None
+        key = self._signer()
+        while self.recovering:
+            best: tuple[Pointer, bytes] | None = None
+            for device, addrs in self.recovering.items():
+                try:
+                    await self.friends.connect_recovery_peer(device, addrs)
+                    reply = await self._request(device, bc.GetBackup())
+                except CitizenError as exc:
+                    log.info("recovery peer %s: %s", device, exc)
+                    continue
+                if not isinstance(reply, bc.BackupReply) or reply.pointer is None:
+                    continue
+                try:
+                    pointer = verify_pointer(reply.pointer, self.household_key)
+                    check_blob(pointer, reply.blob or b"")
+                except RemoteProtocolError as exc:
+                    log.warning("recovery peer %s offered a bad backup: %s", device, exc)
+                    continue
+                if best is None or pointer.version > best[0].version:
+                    best = (pointer, reply.blob or b"")
+            if best is None:
+                self.recovery_error = "no recovery peer had a valid backup yet"
+                await trio.sleep(5)
+                continue
+            try:
+                state = decode_state(await trio.to_thread.run_sync(open_backup, key, best[1]))
+            except CitizenError as exc:
+                self.recovery_error = exc.message
+                log.warning("backup version %d cannot be restored: %s", best[0].version, exc)
+                await trio.sleep(5)
+                continue
+            await self._backups.restore(state)
+            for doc in state.docs:
+                self.doc_cache.evict(DocId(doc.doc_id))  # reload the restored snapshot
+            await self.friend_store.load()
+            self.recovered_version = best[0].version
+            self.recovering = {}
+            self.friends.recovery_peers = set()
+            self.recovery_error = ""
+            log.info(
+                "recovered backup version %d: %d friends, %d docs",
+                best[0].version,
+                len(state.friends),
+                len(state.docs),
+            )
+            self.friends.wake()

@@ -1,0 +1,398 @@
+"""The household's docs: local operations for the API, and who may sync what.
+
+Local edits go through `DocCache.mutate` (committed before the call
+returns) and are then pushed live by the `Replicator`. Sharing signs a grant
+with the household key and sends it to the friend at once; a friend's grant
+to us opens a local replica that sync fills. A doc we only hold as a reader
+refuses local edits here, so a reader never diverges from the owner.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import trio
+from nacl.signing import SigningKey
+
+from citizen.docs import values as docvalues
+from citizen.docs.codec import DocInfo, DocMessage, Granted
+from citizen.docs.replication import Link, Replicator
+from citizen.docs.session import Effects, PeerRole
+from citizen.errors import CitizenError, NotAuthorizedError, NotFoundError, UsageError
+from citizen.identity.fingerprints import household_id
+from citizen.identity.grants import Grant, Role, sign_grant, verify_grant
+from citizen.ids import DeviceId, DocId, HouseholdId, parse_doc_id
+from citizen.store.docs import DocCache, DocStore
+
+if TYPE_CHECKING:
+    from libp2p.abc import IHost
+    from trio_typing import TaskStatus
+
+    from citizen.friends.service import FriendsService
+    from citizen.net.host import FriendGate
+
+log = logging.getLogger(__name__)
+
+
+class DocsService:
+    def __init__(
+        self,
+        store: DocStore,
+        cache: DocCache,
+        household_key: bytes,
+        signer: Callable[[], SigningKey],
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.household_key = household_key
+        self.household = household_id(household_key)
+        self._signer = signer
+        self.friends: FriendsService | None = None
+        self.replicator = Replicator(
+            cache,
+            household_key,
+            access_for=self._access_for,
+            grants_for=self._grants_for,
+            on_effects=self._on_effects,
+            household_key_of=self._household_key_of,
+            household_of=self._household_of,
+        )
+        self._changed = trio.Event()
+        self.change_counter = 0
+        cache.on_local_change.append(self._local_change)
+
+    async def _local_change(self, doc_id: DocId) -> None:
+        """Any local commit (CLI, SDK, the objects index): tell listeners, push to peers."""
+        self._notify()
+        await self.replicator.changed(doc_id)
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def attach_network(self, host: IHost, gate: FriendGate, friends: FriendsService) -> None:
+        self.friends = friends
+        self.replicator.attach(host, gate)
+        friends.on_peer_ready(self.replicator.peer_ready)
+        friends.on_peer_gone(self.replicator.peer_gone)
+        friends.on_friend_removed(self._friend_removed)
+        self.replicator.serve_own_household(self.household, self._intro, self._on_intro)
+        self.replicator.serve_friend_info(self._titles_for, self._on_friend_info)
+
+    async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await self.replicator.run(task_status=task_status)
+
+    def _household_of(self, device: DeviceId) -> HouseholdId | None:
+        if self.friends is None:
+            return None
+        if self.friends.own is not None and self.friends.own.is_own_device(device):
+            return self.household
+        return self.friends.store.household_of(device)
+
+    async def _household_key_of(self, household: HouseholdId) -> bytes:
+        if household == self.household:
+            return self.household_key
+        assert self.friends is not None
+        return (await self.friends.store.get(household)).household_key
+
+    async def _intro(self) -> list[DocMessage]:
+        """For our other devices: every doc's owner and title, and the grants we issued."""
+        out: list[DocMessage] = [
+            DocInfo(info.doc_id, info.owner, info.title) for info in await self.store.list_docs()
+        ]
+        out += [
+            Granted(g.raw)
+            for g in await self.store.list_grants(include_revoked=True)
+            if g.owner_household == self.household
+        ]
+        return out
+
+    async def _on_intro(self, msg: DocMessage) -> None:
+        match msg:
+            case DocInfo(doc_id=doc_id, owner=owner, title=title):
+                try:
+                    await self.store.info(doc_id)
+                except NotFoundError:
+                    await self.store.create(HouseholdId(owner), title, doc_id=doc_id)
+            case Granted(grant=raw):
+                try:
+                    grant = verify_grant(raw, self.household_key)
+                except CitizenError as exc:
+                    log.warning("a household device sent a bad grant: %s", exc)
+                    return
+                await self.store.put_grant(grant)
+
+    async def _titles_for(self, household: HouseholdId) -> list[DocMessage]:
+        """For a friend: the titles of our docs shared with it (sync carries no title)."""
+        out: list[DocMessage] = []
+        for grant in await self.store.list_grants(friend=household):
+            if grant.owner_household != self.household or grant.revoked:
+                continue
+            try:
+                info = await self.store.info(grant.doc_id)
+            except NotFoundError:
+                continue
+            out.append(DocInfo(info.doc_id, self.household, info.title))
+        return out
+
+    async def _on_friend_info(self, household: HouseholdId, msg: DocInfo) -> None:
+        """A friend's title for a doc it owns and shared with us names our replica."""
+        if msg.owner != household:
+            log.info("%s sent a title for a doc it does not own; ignored", household)
+            return
+        try:
+            info = await self.store.info(msg.doc_id)
+        except NotFoundError:
+            return  # not shared with us (yet): the grant comes first
+        if info.owner != household or info.title == msg.title:
+            return
+        try:
+            await self.store.set_title(msg.doc_id, msg.title)
+        except CitizenError as exc:
+            log.info("title of doc %s from %s not taken: %s", msg.doc_id, household, exc)
+            return
+        self._notify()
+
+    async def _friend_removed(self, household: HouseholdId) -> None:
+        await self.store.delete_friend_grants(household)
+
+    # -- who may sync what ----------------------------------------------------------------
+
+    async def _access_for(self, household: HouseholdId) -> dict[DocId, PeerRole]:
+        if household == self.household:  # our own other devices sync every doc
+            return {info.doc_id: "household" for info in await self.store.list_docs()}
+        out: dict[DocId, PeerRole] = {}
+        for grant in await self.store.list_grants(friend=household):
+            out[grant.doc_id] = grant.role  # docs we own, shared with them
+        for grant in await self.store.list_grants(friend=self.household):
+            if grant.owner_household == household:
+                out[grant.doc_id] = "writer"  # their docs: the owner's changes are accepted
+        return out
+
+    async def _grants_for(self, household: HouseholdId) -> list[bytes]:
+        return [g.raw for g in await self.store.list_grants(friend=household)]
+
+    async def _on_effects(self, link: Link, fx: Effects) -> None:
+        for grant in fx.grants:
+            await self._receive_grant(grant)
+            await self.replicator.refresh_access(link)
+            await self.replicator.changed(grant.doc_id)
+        for refusal in fx.refused:
+            log.warning(
+                "refused changes to doc %s from %s: %s", refusal.doc_id, link.device, refusal.reason
+            )
+        if fx.persist:
+            self._notify()
+
+    async def _receive_grant(self, grant: Grant) -> None:
+        """A friend (the owner) shared a doc with us, or withdrew it."""
+        await self.store.put_grant(grant)
+        if grant.revoked:
+            log.info("friend %s withdrew doc %s", grant.owner_household, grant.doc_id)
+            return
+        try:
+            await self.store.info(grant.doc_id)
+        except NotFoundError:
+            name = ""
+            if self.friends is not None:
+                try:
+                    name = (await self.friends.store.get(grant.owner_household)).name
+                except NotFoundError:
+                    name = grant.owner_household
+            await self.store.create(grant.owner_household, f"shared by {name}", doc_id=grant.doc_id)
+            log.info("opened a replica of doc %s shared by %s", grant.doc_id, name)
+
+    def _notify(self) -> None:
+        self.change_counter += 1
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_changed(self) -> None:
+        """Return at the next committed change of any doc (for events and live views)."""
+        await self._changed.wait()
+
+    # -- local operations (the API calls these) -------------------------------------------
+
+    async def _role_here(self, doc_id: DocId) -> str:
+        """'owner', 'writer' or 'reader': what this household may do with the doc."""
+        info = await self.store.info(doc_id)
+        if info.owner == self.household:
+            return "owner"
+        grant = await self.store.get_grant(doc_id, self.household)
+        if grant is None or grant.revoked:
+            return "reader"
+        return grant.role
+
+    async def create(self, title: str) -> dict[str, object]:
+        doc_id = await self.store.create(self.household, title)
+        self._notify()
+        await self._announce(doc_id, title)
+        return {"doc_id": doc_id, "title": title, "owner": self.household}
+
+    async def list_docs(self) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        for info in await self.store.list_docs():
+            shared = await self.store.list_grants(doc_id=info.doc_id)
+            out.append(
+                {
+                    "doc_id": info.doc_id,
+                    "title": info.title,
+                    "owner": info.owner,
+                    "role": await self._role_here(info.doc_id),
+                    "updated": info.updated.isoformat(),
+                    "changes_since_snapshot": info.n_changes,
+                    "shared_with": [
+                        {"friend": g.friend_household, "role": g.role}
+                        for g in shared
+                        if g.owner_household == self.household
+                    ],
+                }
+            )
+        return out
+
+    async def show(self, doc_text: str, path: str = "") -> dict[str, object]:
+        doc_id = parse_doc_id(doc_text)
+        info = await self.store.info(doc_id)
+        doc = await self.cache.get(doc_id)
+        return {
+            "doc_id": doc_id,
+            "title": info.title,
+            "owner": info.owner,
+            "role": await self._role_here(doc_id),
+            "heads": sorted(h.hex() for h in doc.get_heads()),
+            "value": docvalues.to_json(doc, path),
+            "peers": await self.peers(doc_id, info.owner),
+        }
+
+    async def peers(self, doc_id: DocId, owner: HouseholdId) -> list[dict[str, object]]:
+        """Per friend household that syncs this doc: in sync (same heads), behind, or offline."""
+        households = {
+            g.friend_household
+            for g in await self.store.list_grants(doc_id=doc_id)
+            if g.owner_household == self.household
+        }
+        if owner != self.household:
+            households.add(owner)
+        out: list[dict[str, object]] = []
+        doc = await self.cache.get(doc_id)
+        ours = frozenset(doc.get_heads())
+        for household in sorted(households):
+            links = [
+                link
+                for link in self.replicator.links.values()
+                if link.household == household and doc_id in link.docs
+            ]
+            if not links:
+                state = "offline"
+            elif any(link.their_heads.get(doc_id) == ours for link in links):
+                state = "in sync"
+            else:
+                state = "behind"
+            out.append({"household": household, "state": state})
+        return out
+
+    async def _edit(self, doc_text: str, edit: Callable[[Any], list[bytes]]) -> dict[str, object]:
+        doc_id = parse_doc_id(doc_text)
+        role = await self._role_here(doc_id)
+        if role == "reader":
+            raise NotAuthorizedError(
+                "You may only read this doc; its owner shared it read-only.",
+                "Ask the owner to share it with you as writer.",
+            )
+        await self.cache.mutate(doc_id, edit)  # pushed on by _local_change
+        doc = await self.cache.get(doc_id)
+        return {"doc_id": doc_id, "heads": sorted(h.hex() for h in doc.get_heads())}
+
+    async def set(self, doc_text: str, path: str, value: object) -> dict[str, object]:
+        return await self._edit(doc_text, lambda doc: docvalues.set_path(doc, path, value))
+
+    async def delete_path(self, doc_text: str, path: str) -> dict[str, object]:
+        return await self._edit(doc_text, lambda doc: docvalues.delete_path(doc, path))
+
+    async def append(self, doc_text: str, path: str, value: object) -> dict[str, object]:
+        return await self._edit(doc_text, lambda doc: docvalues.append_path(doc, path, value))
+
+    async def history(self, doc_text: str) -> list[dict[str, object]]:
+        doc = await self.cache.get(parse_doc_id(doc_text))
+        return [
+            {
+                "hash": c.hash,
+                "actor": c.actor,
+                "seq": c.seq,
+                "time": c.time.isoformat() if c.time else None,
+                "message": c.message,
+            }
+            for c in docvalues.history(doc)
+        ]
+
+    async def share(self, doc_text: str, friend: str, role: str) -> dict[str, object]:
+        doc_id = parse_doc_id(doc_text)
+        if role == "reader":
+            checked: Role = "reader"
+        elif role == "writer":
+            checked = "writer"
+        else:
+            raise UsageError(f"Role must be reader or writer, not {role!r}.")
+        info = await self.store.info(doc_id)
+        if info.owner != self.household:
+            raise NotAuthorizedError(
+                "Only the household that owns a doc can share it.",
+                "Ask its owner to share it.",
+            )
+        if self.friends is None:
+            raise CitizenError("Sharing needs the network.", "Run the daemon without --offline.")
+        target = await self.friends.store.resolve(friend)
+        signed = sign_grant(self._signer(), doc_id, target.household_key, checked)
+        await self.store.put_grant(_verified(signed))
+        await self._push_grant(target.household, doc_id, signed)
+        return {"doc_id": doc_id, "friend": target.household, "name": target.name, "role": role}
+
+    async def unshare(self, doc_text: str, friend: str) -> dict[str, object]:
+        doc_id = parse_doc_id(doc_text)
+        if self.friends is None:
+            raise CitizenError("Unsharing needs the network.", "Run the daemon without --offline.")
+        target = await self.friends.store.resolve(friend)
+        current = await self.store.get_grant(doc_id, target.household)
+        if current is None or current.revoked:
+            raise NotFoundError(f"Doc {doc_id} is not shared with {target.name}.")
+        signed = sign_grant(
+            self._signer(), doc_id, target.household_key, current.role, revoked=True
+        )
+        await self.store.put_grant(_verified(signed))
+        await self._push_grant(target.household, doc_id, signed)
+        return {"doc_id": doc_id, "friend": target.household, "unshared": True}
+
+    async def _announce(self, doc_id: DocId, title: str) -> None:
+        """Tell our other devices about a new doc so they sync it too."""
+        await self.replicator.send_to_household(
+            self.household, [DocInfo(doc_id, self.household, title)]
+        )
+        for link in list(self.replicator.links.values()):
+            if link.household == self.household:
+                await self.replicator.refresh_access(link)
+        await self.replicator.changed(doc_id)
+
+    async def _push_grant(self, household: HouseholdId, doc_id: DocId, signed: bytes) -> None:
+        self._notify()
+        await self.replicator.send_to_household(self.household, [Granted(signed)])
+        await self.replicator.send_to_household(household, [Granted(signed)])
+        await self.replicator.send_to_household(household, await self._titles_for(household))
+        for link in list(self.replicator.links.values()):
+            if link.household == household:
+                await self.replicator.refresh_access(link)
+        await self.replicator.changed(doc_id)
+
+    async def delete(self, doc_text: str) -> dict[str, object]:
+        doc_id = parse_doc_id(doc_text)
+        info = await self.store.info(doc_id)
+        if info.owner != self.household:
+            raise NotAuthorizedError("Only the owning household can delete a doc.")
+        await self.store.delete(doc_id)
+        self.cache.evict(doc_id)
+        for link in list(self.replicator.links.values()):
+            await self.replicator.refresh_access(link)
+        return {"doc_id": doc_id, "deleted": True}
+
+
+def _verified(signed: bytes) -> Grant:
+    return verify_grant(signed)

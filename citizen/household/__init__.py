@@ -1,0 +1,1 @@
+"""The household's own devices: enrolling and revoking them, and their shared friend list."""

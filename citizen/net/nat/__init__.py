@@ -1,0 +1,1 @@
+"""Reachability behind home NATs: dialback, relays, hole punching, UPnP and NAT-PMP."""

@@ -1,0 +1,1 @@
+"""The libp2p rendezvous spec: codec, registry, service."""

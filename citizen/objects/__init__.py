@@ -1,0 +1,1 @@
+"""Objects (blobs): encrypted, erasure-coded shares at friends: put, get, repair."""

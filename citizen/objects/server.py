@@ -1,0 +1,176 @@
+"""Serving `/citizen/objects/1` to friends: store, fetch, prove, delete and list their shares.
+
+A friend's device may only touch shares held for its own household: it
+stores as itself (the owner field must be its household), fetches and proves
+only shares recorded for it, lists only its own, and deletes only with a
+statement signed by its household key. Quota is the friend's own offer
+(``friends.offer_bytes``) or the configured default. Anything malformed ends
+the stream; nothing a peer sends can crash the daemon or touch another
+household's shares.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import trio
+from libp2p.abc import INetStream
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from citizen.errors import CitizenError, NotFoundError, QuotaError, RemoteProtocolError
+from citizen.ids import HouseholdId, ShareId
+from citizen.net.streams import StreamClosed, read_frame
+from citizen.objects.codec import (
+    MAX_FRAME,
+    Challenge,
+    Deleted,
+    DeleteShares,
+    FetchShare,
+    Held,
+    ListHeld,
+    Missing,
+    ObjectsMessage,
+    Proof,
+    ShareData,
+    StoreCode,
+    StoreResult,
+    StoreShare,
+    decode_body,
+    delete_payload,
+    encode_frame,
+)
+from citizen.store.friends import FriendStore
+from citizen.store.objects import LocalObjects
+from citizen.store.shares import ShareHashMismatchError, ShareStore
+
+log = logging.getLogger(__name__)
+
+IDLE_TIMEOUT = 300.0
+
+
+class ObjectsServer:
+    """Answers friends' object requests from this device's `ShareStore`.
+
+    Args:
+        shares: the shares held for friends.
+        local: for the per-owner "do I hold this" question.
+        friends: the trust store (household keys and per-friend offers).
+        household_of: device ID -> friend household (None for a stranger).
+        default_offer: bytes offered to a friend that has no offer of its own.
+    """
+
+    def __init__(
+        self,
+        shares: ShareStore,
+        local: LocalObjects,
+        friends: FriendStore,
+        household_of: Callable[[str], HouseholdId | None],
+        default_offer: int,
+    ) -> None:
+        self._shares = shares
+        self._local = local
+        self._friends = friends
+        self._household_of = household_of
+        self._default_offer = default_offer
+
+    async def quota_of(self, household: HouseholdId) -> int:
+        friend = await self._friends.get(household)
+        return self._default_offer if friend.offer_bytes is None else friend.offer_bytes
+
+    async def handle_stream(self, stream: INetStream) -> None:
+        peer = stream.muxed_conn.peer_id.to_base58()
+        household = self._household_of(peer)
+        if household is None:
+            await _reset(stream)
+            return
+        try:
+            while True:
+                with trio.fail_after(IDLE_TIMEOUT):
+                    try:
+                        body = await read_frame(stream, MAX_FRAME)
+                    except StreamClosed:
+                        return
+                msg = decode_body(body)
+                reply = await self.answer(household, msg)
+                await stream.write(encode_frame(reply))
+        except RemoteProtocolError as exc:
+            log.info("objects stream from %s (%s) closed: %s", peer, household, exc.message)
+            await _reset(stream)
+        except trio.TooSlowError:
+            await _reset(stream)
+        except Exception as exc:  # transport failures: the peer went away
+            log.debug("objects stream from %s broke: %s", peer, exc)
+            await _reset(stream)
+
+    async def answer(self, household: HouseholdId, msg: ObjectsMessage) -> ObjectsMessage:
+        """The reply to one request from a device of friend `household`.
+
+        Raises:
+            RemoteProtocolError: the message is not a request.
+        """
+        match msg:
+            case StoreShare():
+                return await self._store(household, msg)
+            case FetchShare(share_id):
+                if not await self._local.holds_for(household, [share_id]):
+                    return Missing(share_id)
+                try:
+                    return ShareData(share_id, await self._shares.get(share_id))
+                except (NotFoundError, CitizenError):
+                    return Missing(share_id)
+            case Challenge(share_ids, nonce):
+                held = await self._local.holds_for(household, share_ids)
+                proofs = await self._shares.prove(
+                    [s if s in held else ShareId("-") for s in share_ids], nonce
+                )
+                return Proof(nonce, tuple(proofs))
+            case DeleteShares(owner, share_ids, issued, signature):
+                if owner != household:
+                    raise RemoteProtocolError("A delete for another household's shares.")
+                friend = await self._friends.get(household)
+                try:
+                    VerifyKey(friend.household_key).verify(
+                        delete_payload(owner, share_ids, issued), signature
+                    )
+                except BadSignatureError as exc:
+                    raise RemoteProtocolError(
+                        "A delete not signed by the owner household."
+                    ) from exc
+                return Deleted(await self._shares.delete(household, share_ids))
+            case ListHeld(owner, after, limit):
+                if owner != household:
+                    raise RemoteProtocolError("A list of another household's shares.")
+                ids = await self._shares.held_for(household, after, limit + 1)
+                return Held(tuple(ids[:limit]), len(ids) > limit)
+            case _:
+                raise RemoteProtocolError(f"{type(msg).__name__} is not a request.")
+
+    async def _store(self, household: HouseholdId, msg: StoreShare) -> StoreResult:
+        if msg.owner != household:
+            return StoreResult(
+                msg.share_id,
+                StoreCode.NOT_AUTHORIZED,
+                "A device may only store shares for its own household.",
+            )
+        try:
+            await self._shares.put(
+                household, msg.share_id, msg.data, await self.quota_of(household)
+            )
+        except QuotaError as exc:
+            return StoreResult(msg.share_id, StoreCode.QUOTA, exc.message[:1000])
+        except ShareHashMismatchError as exc:
+            return StoreResult(msg.share_id, StoreCode.BAD_HASH, exc.message[:1000])
+        except CitizenError as exc:
+            log.warning("could not store a share for %s: %s", household, exc)
+            return StoreResult(msg.share_id, StoreCode.STORE, exc.message[:1000])
+        return StoreResult(msg.share_id, StoreCode.OK)
+
+
+async def _reset(stream: INetStream) -> None:
+    with trio.move_on_after(2):
+        try:
+            await stream.reset()
+        except Exception as exc:
+            log.debug("reset failed: %s", exc)

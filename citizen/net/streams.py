@@ -1,4 +1,4 @@
-"""Moving length-prefixed frames over a libp2p stream (the trio shell side of every codec).
+"""Streams as features see them, and moving length-prefixed frames over them.
 
 A frame is a 4-byte big-endian length and that many bytes. The reader
 refuses a length above the protocol's maximum before reading the body, so a
@@ -18,6 +18,13 @@ HEADER = struct.Struct(">I")
 class ByteStream(Protocol):
     async def read(self, n: int | None = None) -> bytes: ...
     async def write(self, data: bytes) -> None: ...
+
+
+class Stream(ByteStream, Protocol):
+    """A stream to or from another device, as features see it (a libp2p stream underneath)."""
+
+    async def close(self) -> None: ...
+    async def reset(self) -> None: ...
 
 
 class StreamClosed(RemoteProtocolError):

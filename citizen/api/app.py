@@ -11,21 +11,22 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from citizen import errors
+from citizen.api.bodies import JSON
 from citizen.api.context import ApiContext
+from citizen.api.models import ErrorBody
 
 log = logging.getLogger(__name__)
-
-MAX_JSON_BODY = 1024 * 1024
 
 _STATUS: dict[type[errors.CitizenError], int] = {
     errors.UsageError: 400,
@@ -50,8 +51,10 @@ def status_for(exc: errors.CitizenError) -> int:
     return 500 if not isinstance(exc, errors.IdentityError) else 409
 
 
-def error_response(status: int, code: str, message: str, hint: str = "") -> JSONResponse:
-    return JSONResponse({"error": code, "message": message, "hint": hint}, status_code=status)
+def error_response(status: int, code: str, message: str, hint: str = "") -> Response:
+    """The JSON error answer every failure gets (`ErrorBody`)."""
+    body = ErrorBody(error=code, message=message, hint=hint)
+    return Response(msgspec.json.encode(body), status_code=status, media_type=JSON)
 
 
 class _Errors(BaseHTTPMiddleware):
@@ -102,37 +105,16 @@ class _Token:
         await self._app(scope, receive, send)
 
 
-async def read_json(request: Request) -> dict[str, object]:
-    """The request's JSON object body, bounded in size.
-
-    Raises:
-        UsageError: too large, not JSON, or not an object.
-    """
-    import json
-
-    body = await request.body()
-    if len(body) > MAX_JSON_BODY:
-        raise errors.UsageError(f"Request body is larger than {MAX_JSON_BODY} bytes.")
-    if not body:
-        return {}
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.UsageError(f"Request body is not valid JSON: {exc}.") from exc
-    if not isinstance(value, dict):
-        raise errors.UsageError("Request body must be a JSON object.")
-    return value
-
-
 def build_app(
     ctx: ApiContext, token: str, extra_routes: list[BaseRoute] | None = None
 ) -> Starlette:
-    async def status(_request: Request) -> JSONResponse:
-        return JSONResponse(ctx.status())
+    """The app serving `extra_routes` (`citizen.api.routes.api_routes(ctx)`, /v1/status included).
 
-    routes: list[BaseRoute] = [Route("/v1/status", status, methods=["GET"])]
-    routes.extend(extra_routes or [])
+    `ctx` is what the routes were made with; the app itself only adds the
+    error bodies and the token check.
+    """
+    del ctx  # the routes carry it
     return Starlette(
-        routes=routes,
+        routes=list(extra_routes or []),
         middleware=[Middleware(_Errors), Middleware(_Token, token=token)],
     )

@@ -302,7 +302,7 @@ class _RepoSocket:
 async def _serve(ws: WebSocket, ctx: ApiContext) -> None:
     await ws.accept()
     try:
-        service: DocsService = ctx.service("docs")
+        service = ctx.docs()
     except CitizenError as exc:
         await close_quietly(ws, CLOSE_INTERNAL_ERROR, exc.message[:120])
         return

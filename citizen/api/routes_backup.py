@@ -3,49 +3,43 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from citizen.api.context import ApiContext
-from citizen.backup.service import BackupService
+from citizen.api.models import BackupStatus
+from citizen.api.operations import FORBIDDEN, Operation
+
+_OK = "Backup version and which friends hold it."
+
+STATUS = Operation(
+    method="GET",
+    path="/v1/backup",
+    operation_id="backupStatus",
+    tag="backup",
+    summary="The household backup on friends.",
+    response=BackupStatus,
+    ok=_OK,
+)
+NOW = Operation(
+    method="POST",
+    path="/v1/backup",
+    operation_id="backupNow",
+    tag="backup",
+    summary="Seal and push a backup to online friends now.",
+    response=BackupStatus,
+    ok=_OK,
+    errors=(FORBIDDEN,),
+)
+
+OPERATIONS: tuple[Operation, ...] = (STATUS, NOW)
 
 
 def routes(ctx: ApiContext) -> list[BaseRoute]:
-    def backup() -> BackupService:
-        service: BackupService = ctx.service("backup")
-        return service
+    async def status(_request: Request) -> Response:
+        return STATUS.respond(await ctx.backup().status())
 
-    async def status(_request: Request) -> JSONResponse:
-        return JSONResponse(await backup().status())
+    async def now(_request: Request) -> Response:
+        return NOW.respond(await ctx.backup().backup_now())
 
-    async def now(_request: Request) -> JSONResponse:
-        return JSONResponse(await backup().backup_now())
-
-    return [
-        Route("/v1/backup", status, methods=["GET"]),
-        Route("/v1/backup", now, methods=["POST"]),
-    ]
-
-
-_STATUS = {
-    "description": "Backup version and which friends hold it.",
-    "content": {"application/json": {"schema": {"type": "object"}}},
-}
-
-#: OpenAPI 3.1 path items, merged into /v1/openapi.json by citizen.api.routes_meta
-OPENAPI_PATHS: dict[str, dict[str, object]] = {
-    "/v1/backup": {
-        "get": {
-            "tags": ["backup"],
-            "summary": "The household backup on friends.",
-            "operationId": "backupStatus",
-            "responses": {"200": _STATUS},
-        },
-        "post": {
-            "tags": ["backup"],
-            "summary": "Seal and push a backup to online friends now.",
-            "operationId": "backupNow",
-            "responses": {"200": _STATUS, "403": {"$ref": "#/components/responses/Forbidden"}},
-        },
-    }
-}
+    return [STATUS.route(status), NOW.route(now)]

@@ -27,16 +27,17 @@ operations only); this docstring is their reference.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
+import msgspec
 import trio
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from citizen.api.app import error_response, status_for
 from citizen.api.context import ApiContext
+from citizen.api.models import ErrorBody
 from citizen.docs.codec import PROTOCOL_VERSION, DocMessage, Hello, Refused, Sync
 from citizen.docs.service import DocsService
 from citizen.docs.session import (
@@ -99,8 +100,8 @@ class _DocSocket:
                     await self._ws.send_bytes(data)
                 case Refused(_, reason):
                     hint = REFUSAL_HINT if reason == READER_REFUSAL else ""
-                    body = {"error": NotAuthorizedError.code, "message": reason, "hint": hint}
-                    await self._ws.send_text(json.dumps(body))
+                    body = ErrorBody(error=NotAuthorizedError.code, message=reason, hint=hint)
+                    await self._ws.send_text(msgspec.json.encode(body).decode())
                 case _:
                     pass  # Hello, Unavailable, Granted: nothing an app needs
 
@@ -143,7 +144,7 @@ class _DocSocket:
 async def _serve(ws: WebSocket, ctx: ApiContext) -> None:
     try:
         doc_id = parse_doc_id(ws.path_params["doc"])
-        service: DocsService = ctx.service("docs")
+        service = ctx.docs()
         await service.store.info(doc_id)
     except CitizenError as exc:
         refusal = error_response(status_for(exc), exc.code, exc.message, exc.hint)

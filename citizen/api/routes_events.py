@@ -1,6 +1,7 @@
 """Local API: the ``/v1/events`` WebSocket: friends coming and going, docs and objects changing.
 
-The daemon sends text frames only, each one JSON object with a ``type``:
+The daemon sends text frames only, each one JSON object with a ``type``
+(the models in `citizen.api.models.events`):
 
 - ``{"type": "friend_online", "household", "device"}``: a device of a friend
   household connected and said hello; ``friend_offline`` when its last
@@ -39,28 +40,37 @@ route is not in the OpenAPI document; this docstring is its reference.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+import msgspec
 import trio
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from citizen.api.bodies import convert_as
 from citizen.api.context import ApiContext
+from citizen.api.models import (
+    DeviceOffline,
+    DeviceOnline,
+    DocChanged,
+    Event,
+    FriendOffline,
+    FriendOnline,
+    ObjectAdded,
+    ObjectChanged,
+    ObjectRef,
+    ObjectRemoved,
+)
 from citizen.docs.service import DocsService
 from citizen.errors import CitizenError
+from citizen.friends.service import FriendsService
 from citizen.ids import DeviceId, DocId, HouseholdId
-
-if TYPE_CHECKING:
-    from citizen.objects.service import ObjectsService
+from citizen.objects.service import ObjectsService
 
 log = logging.getLogger(__name__)
-
-Event = dict[str, object]
 
 #: events waiting for one app before it counts as too slow
 MAX_QUEUED = 1024
@@ -82,7 +92,7 @@ class EventHub:
 
     def attach(self, ctx: ApiContext) -> None:
         """Listen to the friends service, if it runs and the hub does not listen yet."""
-        friends = ctx.services.get("friends")
+        friends = ctx.find("friends", FriendsService)
         if friends is None or friends is self._attached:
             return
         self._attached = friends
@@ -114,15 +124,15 @@ class EventHub:
 
     async def _ready(self, device: DeviceId, household: HouseholdId) -> None:
         self._households[device] = household
-        kind = "device_online" if household == self._own else "friend_online"
-        self.publish({"type": kind, "household": household, "device": device})
+        online = DeviceOnline if household == self._own else FriendOnline
+        self.publish(online(household, device))
 
     def _gone(self, device: DeviceId) -> None:
         household = self._households.pop(device, None)
         if household is None:
             return  # never said hello (or already reported gone)
-        kind = "device_offline" if household == self._own else "friend_offline"
-        self.publish({"type": kind, "household": household, "device": device})
+        offline = DeviceOffline if household == self._own else FriendOffline
+        self.publish(offline(household, device))
 
 
 DocVersions = dict[DocId, tuple[datetime, int]]
@@ -144,16 +154,16 @@ async def _watch_docs(
         now = await _doc_versions(docs)
         for doc_id, version in now.items():
             if versions.get(doc_id) != version:
-                await send.send({"type": "doc_changed", "doc_id": doc_id})
+                await send.send(DocChanged(doc_id))
         versions = now
 
 
-#: object ID → its listing entry, as `ObjectsService.list` gives it
-Listing = dict[str, dict[str, object]]
+#: object ID → its listing entry, as `GET /v1/objects` lists it
+Listing = dict[str, ObjectRef]
 
 
 async def _object_listing(objects: ObjectsService) -> Listing:
-    return {str(o["object_id"]): o for o in await objects.list()}
+    return {o.object_id: o for o in convert_as(await objects.list(), list[ObjectRef])}
 
 
 def object_events(before: Listing, after: Listing) -> list[Event]:
@@ -162,25 +172,11 @@ def object_events(before: Listing, after: Listing) -> list[Event]:
     for object_id, now in after.items():
         was = before.get(object_id)
         if was is None:
-            events.append(
-                {
-                    "type": "object_added",
-                    "object_id": object_id,
-                    "name": now["name"],
-                    "size": now["size"],
-                }
-            )
-        elif (was["state"], was["local"]) != (now["state"], now["local"]):
-            events.append(
-                {
-                    "type": "object_changed",
-                    "object_id": object_id,
-                    "state": now["state"],
-                    "local": now["local"],
-                }
-            )
+            events.append(ObjectAdded(now.object_id, now.name, now.size))
+        elif (was.state, was.local) != (now.state, now.local):
+            events.append(ObjectChanged(now.object_id, now.state, now.local))
     for object_id in sorted(before.keys() - after.keys()):
-        events.append({"type": "object_removed", "object_id": object_id})
+        events.append(ObjectRemoved(before[object_id].object_id))
     return events
 
 
@@ -228,7 +224,7 @@ async def _watch_objects(
 async def _forward(ws: WebSocket, receive: trio.MemoryReceiveChannel[Event]) -> None:
     """Send each queued event; returns when the hub dropped this app as too slow."""
     async for event in receive:
-        await ws.send_text(json.dumps(event))
+        await ws.send_text(msgspec.json.encode(event).decode())
 
 
 async def _until_disconnect(ws: WebSocket) -> None:
@@ -238,7 +234,7 @@ async def _until_disconnect(ws: WebSocket) -> None:
 
 async def _serve(ws: WebSocket, ctx: ApiContext, hub: EventHub) -> None:
     hub.attach(ctx)
-    docs: DocsService | None = ctx.services.get("docs")
+    docs = ctx.find("docs", DocsService)
     send, receive = trio.open_memory_channel[Event](MAX_QUEUED)
     # Subscribe and take the docs and objects baselines before accepting: once
     # the app's handshake is done, every later event reaches it. The counter
@@ -246,7 +242,7 @@ async def _serve(ws: WebSocket, ctx: ApiContext, hub: EventHub) -> None:
     # then looked at again, not missed.
     seen = docs.change_counter if docs is not None else 0
     versions = await _doc_versions(docs) if docs is not None else {}
-    objects: ObjectsService | None = ctx.services.get("objects") if docs is not None else None
+    objects = ctx.find("objects", ObjectsService) if docs is not None else None
     evicted = objects.local_changed if objects is not None else trio.Event()
     listing = await _object_listing(objects) if objects is not None else {}
     too_slow = False

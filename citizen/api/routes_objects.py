@@ -5,17 +5,154 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute
 
-from citizen.api.app import read_json
+from citizen.api.bodies import convert_as
 from citizen.api.context import ApiContext
 from citizen.api.metrics import node_metrics
-from citizen.errors import CitizenError, UsageError
+from citizen.api.models import (
+    EvictedObject,
+    ObjectCheck,
+    ObjectRef,
+    ObjectSelector,
+    RemovedObject,
+    RepairReport,
+    RestoredObject,
+    Storage,
+)
+from citizen.api.models.objects import ObjectIdText, ObjectName
+from citizen.api.operations import (
+    BAD_REQUEST,
+    BINARY,
+    NOT_FOUND,
+    UNAVAILABLE,
+    BodyOperation,
+    Operation,
+    Param,
+)
+from citizen.errors import CitizenError
+
+OBJECT = Param("object_id", "path", ObjectIdText)
+_ERRORS = (BAD_REQUEST, NOT_FOUND, UNAVAILABLE)
+
+PUT = Operation(
+    method="POST",
+    path="/v1/objects",
+    operation_id="putObject",
+    tag="objects",
+    summary="Put a file: stream its bytes as the body.",
+    params=(Param("name", "query", ObjectName, required=False),),
+    raw_request=BINARY,
+    response=ObjectRef,
+    status=201,
+    ok="Stored.",
+    errors=_ERRORS,
+)
+LIST = Operation(
+    method="GET",
+    path="/v1/objects",
+    operation_id="listObjects",
+    tag="objects",
+    summary="List this household's objects.",
+    response=list[ObjectRef],
+    ok="Every object.",
+    errors=_ERRORS,
+)
+VERIFY = BodyOperation(
+    method="POST",
+    path="/v1/objects/verify",
+    operation_id="verifyObjects",
+    tag="objects",
+    summary="Challenge holders to prove their shares.",
+    request=ObjectSelector,
+    request_required=False,
+    response=list[ObjectCheck],
+    ok="Report.",
+    errors=_ERRORS,
+)
+REPAIR = BodyOperation(
+    method="POST",
+    path="/v1/objects/repair",
+    operation_id="repairObjects",
+    tag="objects",
+    summary="Rebuild and re-place missing shares.",
+    request=ObjectSelector,
+    request_required=False,
+    response=RepairReport,
+    ok="Report.",
+    errors=_ERRORS,
+)
+GET = Operation(
+    method="GET",
+    path="/v1/objects/{object_id}",
+    operation_id="getObject",
+    tag="objects",
+    summary="Get an object's bytes (streamed).",
+    params=(OBJECT,),
+    response=BINARY,
+    ok="The bytes; X-Citizen-Object-Name has its name (UTF-8, hex).",
+    errors=_ERRORS,
+)
+REMOVE = Operation(
+    method="DELETE",
+    path="/v1/objects/{object_id}",
+    operation_id="removeObject",
+    tag="objects",
+    summary="Delete an object here and at its holders.",
+    params=(OBJECT,),
+    response=RemovedObject,
+    ok="Removed.",
+    errors=_ERRORS,
+)
+EVICT = Operation(
+    method="POST",
+    path="/v1/objects/{object_id}/evict",
+    operation_id="evictObject",
+    tag="objects",
+    summary="Drop the local copy (kept while under-replicated).",
+    params=(OBJECT,),
+    response=EvictedObject,
+    ok="Evicted.",
+    errors=_ERRORS,
+)
+RESTORE = Operation(
+    method="POST",
+    path="/v1/objects/{object_id}/restore",
+    operation_id="restoreObject",
+    tag="objects",
+    summary="Fetch the object from friends into a local copy.",
+    params=(OBJECT,),
+    response=RestoredObject,
+    ok="Done.",
+    errors=_ERRORS,
+)
+STORAGE = Operation(
+    method="GET",
+    path="/v1/storage",
+    operation_id="getStorage",
+    tag="objects",
+    summary="What we hold for friends and they hold for us.",
+    response=Storage,
+    ok="Usage.",
+    errors=_ERRORS,
+)
+
+OPERATIONS: tuple[Operation, ...] = (
+    PUT,
+    LIST,
+    VERIFY,
+    REPAIR,
+    GET,
+    REMOVE,
+    EVICT,
+    RESTORE,
+    STORAGE,
+)
 
 
 def routes(ctx: ApiContext) -> list[BaseRoute]:
-    async def put_object(request: Request) -> JSONResponse:
+    async def put_object(request: Request) -> Response:
         name = request.query_params.get("name", "")
         length = request.headers.get("content-length")
         size = int(length) if length is not None and length.isdigit() else None
@@ -28,7 +165,7 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
                     yield chunk
 
         try:
-            result = await ctx.service("objects").put(body(), name, size)
+            result = await ctx.objects().put(body(), name, size)
         except CitizenError:
             # read what the client is still sending, or it never reads our answer
             try:
@@ -37,14 +174,15 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
             except ClientDisconnect:
                 pass
             raise
-        node_metrics(ctx).bytes_put.inc(int(result.get("size", 0) or 0))
-        return JSONResponse(result, status_code=201)
+        ref = convert_as(result, ObjectRef)
+        node_metrics(ctx).bytes_put.inc(ref.size)
+        return PUT.respond(ref)
 
-    async def list_objects(_request: Request) -> JSONResponse:
-        return JSONResponse(await ctx.service("objects").list())
+    async def list_objects(_request: Request) -> Response:
+        return LIST.respond(await ctx.objects().list())
 
     async def get_object(request: Request) -> Response:
-        entry, chunks = await ctx.service("objects").open_read(request.path_params["object_id"])
+        entry, chunks = await ctx.objects().open_read(request.path_params["object_id"])
         got = node_metrics(ctx).bytes_got
 
         async def counted() -> AsyncIterator[bytes]:
@@ -54,132 +192,49 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
 
         return StreamingResponse(
             counted(),
-            media_type="application/octet-stream",
+            media_type=BINARY.media_type,
             headers={
                 "Content-Length": str(entry.manifest.size),
                 "X-Citizen-Object-Name": entry.name.encode("utf-8", "replace").hex(),
             },
         )
 
-    async def remove_object(request: Request) -> JSONResponse:
-        return JSONResponse(await ctx.service("objects").remove(request.path_params["object_id"]))
+    async def remove_object(request: Request) -> Response:
+        return REMOVE.respond(await ctx.objects().remove(request.path_params["object_id"]))
 
-    async def evict_object(request: Request) -> JSONResponse:
-        return JSONResponse(await ctx.service("objects").evict(request.path_params["object_id"]))
+    async def evict_object(request: Request) -> Response:
+        return EVICT.respond(await ctx.objects().evict(request.path_params["object_id"]))
 
-    async def restore_object(request: Request) -> JSONResponse:
+    async def restore_object(request: Request) -> Response:
         from citizen.objects.restore import keep_local
 
-        return JSONResponse(
-            await keep_local(ctx.service("objects"), request.path_params["object_id"])
-        )
+        result = await keep_local(ctx.objects(), request.path_params["object_id"])
+        return RESTORE.respond(result)
 
-    async def verify(request: Request) -> JSONResponse:
+    async def verify(request: Request) -> Response:
         from citizen.objects.repair import verify as run_verify
 
-        body = await read_json(request)
-        object_id = body.get("object_id")
-        if object_id is not None and not isinstance(object_id, str):
-            raise UsageError("'object_id' must be an object ID.")
-        return JSONResponse(await run_verify(ctx.service("objects"), object_id))
+        body = await VERIFY.read(request)
+        return VERIFY.respond(await run_verify(ctx.objects(), body.object_id))
 
-    async def repair(request: Request) -> JSONResponse:
+    async def repair(request: Request) -> Response:
         from citizen.objects.repair import repair as run_repair
 
-        body = await read_json(request)
-        object_id = body.get("object_id")
-        if object_id is not None and not isinstance(object_id, str):
-            raise UsageError("'object_id' must be an object ID.")
-        return JSONResponse(
-            await run_repair(ctx.service("objects"), check=True, object_id=object_id)
-        )
+        body = await REPAIR.read(request)
+        result = await run_repair(ctx.objects(), check=True, object_id=body.object_id)
+        return REPAIR.respond(result)
 
-    async def storage(_request: Request) -> JSONResponse:
-        return JSONResponse(await ctx.service("objects").storage())
+    async def storage(_request: Request) -> Response:
+        return STORAGE.respond(await ctx.objects().storage())
 
     return [
-        Route("/v1/objects", put_object, methods=["POST"]),
-        Route("/v1/objects", list_objects, methods=["GET"]),
-        Route("/v1/objects/verify", verify, methods=["POST"]),
-        Route("/v1/objects/repair", repair, methods=["POST"]),
-        Route("/v1/objects/{object_id}", get_object, methods=["GET"]),
-        Route("/v1/objects/{object_id}", remove_object, methods=["DELETE"]),
-        Route("/v1/objects/{object_id}/evict", evict_object, methods=["POST"]),
-        Route("/v1/objects/{object_id}/restore", restore_object, methods=["POST"]),
-        Route("/v1/storage", storage, methods=["GET"]),
+        PUT.route(put_object),
+        LIST.route(list_objects),
+        VERIFY.route(verify),
+        REPAIR.route(repair),
+        GET.route(get_object),
+        REMOVE.route(remove_object),
+        EVICT.route(evict_object),
+        RESTORE.route(restore_object),
+        STORAGE.route(storage),
     ]
-
-
-def _op(summary: str, op_id: str, ok: str, *, body: bool = False) -> dict[str, object]:
-    out: dict[str, object] = {
-        "tags": ["objects"],
-        "summary": summary,
-        "operationId": op_id,
-        "responses": {
-            "200": {"description": ok, "content": {"application/json": {"schema": {}}}},
-            "400": {"$ref": "#/components/responses/BadRequest"},
-            "404": {"$ref": "#/components/responses/NotFound"},
-            "409": {"$ref": "#/components/responses/Unavailable"},
-        },
-    }
-    if body:
-        out["requestBody"] = {
-            "required": False,
-            "content": {
-                "application/json": {
-                    "schema": {"type": "object", "properties": {"object_id": {"type": "string"}}}
-                }
-            },
-        }
-    return out
-
-
-_OBJECT_ID = {"name": "object_id", "in": "path", "required": True, "schema": {"type": "string"}}
-
-#: OpenAPI 3.1 path items of the routes above (merged by `citizen.api.routes_meta`).
-OPENAPI_PATHS: dict[str, dict[str, object]] = {
-    "/v1/objects": {
-        "post": {
-            **_op("Put a file: stream its bytes as the body.", "putObject", "Stored."),
-            "parameters": [{"name": "name", "in": "query", "schema": {"type": "string"}}],
-            "requestBody": {
-                "required": True,
-                "content": {"application/octet-stream": {"schema": {"type": "string"}}},
-            },
-        },
-        "get": _op("List this household's objects.", "listObjects", "Every object."),
-    },
-    "/v1/objects/verify": {
-        "post": _op(
-            "Challenge holders to prove their shares.", "verifyObjects", "Report.", body=True
-        )
-    },
-    "/v1/objects/repair": {
-        "post": _op("Rebuild and re-place missing shares.", "repairObjects", "Report.", body=True)
-    },
-    "/v1/objects/{object_id}": {
-        "get": {
-            **_op("Get an object's bytes (streamed).", "getObject", "The bytes."),
-            "parameters": [_OBJECT_ID],
-        },
-        "delete": {
-            **_op("Delete an object here and at its holders.", "removeObject", "Removed."),
-            "parameters": [_OBJECT_ID],
-        },
-    },
-    "/v1/objects/{object_id}/restore": {
-        "post": {
-            **_op("Fetch the object from friends into a local copy.", "restoreObject", "Done."),
-            "parameters": [_OBJECT_ID],
-        }
-    },
-    "/v1/objects/{object_id}/evict": {
-        "post": {
-            **_op("Drop the local copy (kept while under-replicated).", "evictObject", "Evicted."),
-            "parameters": [_OBJECT_ID],
-        }
-    },
-    "/v1/storage": {
-        "get": _op("What we hold for friends and they hold for us.", "getStorage", "Usage.")
-    },
-}

@@ -65,6 +65,7 @@ from citizen_sdk.object_types import (
     RemovedObject,
     RepairedObject,
     RepairReport,
+    ShareMove,
     ShareProblem,
     Storage,
 )
@@ -134,6 +135,7 @@ __all__ = [
     "RemovedObject",
     "RepairReport",
     "RepairedObject",
+    "ShareMove",
     "ShareProblem",
     "SharedDoc",
     "Status",

@@ -12,20 +12,24 @@ import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
+import msgspec
 
 from citizen.config import SOCKET_NAME, TOKEN_NAME, default_data_dir
 from citizen.errors import (
     CitizenError,
     DaemonNotRunningError,
     NotAuthorizedError,
-    RemoteProtocolError,
     UsageError,
 )
+from citizen_sdk._decode import decode
 from citizen_sdk._websocket import Endpoint, WebSocket, connect_websocket
 from citizen_sdk.errors import error_for
+
+T = TypeVar("T")
 
 #: requests such as accepting an invite wait for a friend's device, so be patient
 DEFAULT_TIMEOUT = 300.0
@@ -37,7 +41,7 @@ def path_part(value: str) -> str:
 
 
 class Channel:
-    """JSON requests to one daemon. Owns its httpx client; close with `aclose()`."""
+    """JSON requests to one daemon, in and out as the API's models. Close with `aclose()`."""
 
     def __init__(
         self, http: httpx.AsyncClient, where: str, timeout: float, endpoint: Endpoint
@@ -109,31 +113,34 @@ class Channel:
         return await connect_websocket(self._endpoint, path, self.where)
 
     async def call(
-        self, method: str, path: str, body: Mapping[str, object] | None = None
-    ) -> object:
-        """Send a JSON request; the decoded JSON answer.
+        self, model: type[T], method: str, path: str, body: msgspec.Struct | None = None
+    ) -> T:
+        """Send `body` (a request model) as JSON; the answer decoded as `model`.
 
         Raises:
             CitizenError: the daemon's error (by its code), or the connection failed.
+            RemoteProtocolError: the answer is not a `model`.
         """
+        content = msgspec.json.encode(body) if body is not None else None
+        headers = {"Content-Type": "application/json"} if content is not None else None
         with self.translated():
-            response = await self._http.request(
-                method, path, json=dict(body) if body is not None else None
-            )
-        return self._json_answer(response, f"{method} {path}")
+            response = await self._http.request(method, path, content=content, headers=headers)
+        return self._answer(model, response, f"{method} {path}")
 
     async def upload(
         self,
+        model: type[T],
         path: str,
         content: AsyncIterator[bytes],
         *,
         params: Mapping[str, str],
         size: int | None,
-    ) -> object:
-        """POST a streamed body (Content-Length when `size` is known); the JSON answer.
+    ) -> T:
+        """POST a streamed body (Content-Length when `size` is known); the answer as `model`.
 
         Raises:
             CitizenError: the daemon's error (by its code), or the connection failed.
+            RemoteProtocolError: the answer is not a `model`.
         """
         headers = {"Content-Type": "application/octet-stream"}
         if size is not None:
@@ -142,7 +149,7 @@ class Channel:
             response = await self._http.post(
                 path, content=content, params=dict(params), headers=headers
             )
-        return self._json_answer(response, f"POST {path}")
+        return self._answer(model, response, f"POST {path}")
 
     @asynccontextmanager
     async def download(self, path: str) -> AsyncIterator[httpx.Response]:
@@ -186,19 +193,16 @@ class Channel:
                 "Check that it is still running (`citizen status`).",
             ) from exc
 
-    def _json_answer(self, response: httpx.Response, what: str) -> object:
-        value = _json_or_none(response.content) if response.content else None
+    def _answer(self, model: type[T], response: httpx.Response, what: str) -> T:
         if response.status_code >= 400:
-            raise error_for(response.status_code, value)
-        if value is None:
-            raise RemoteProtocolError(
-                f"The daemon answered {what} without a JSON body.",
-                "Update citizen_sdk or the daemon.",
-            )
-        return value
+            raise error_for(response.status_code, _json_or_none(response.content))
+        return decode(model, response.content, f"the daemon's answer to {what}")
 
 
 def _json_or_none(content: bytes) -> object:
+    """An error answer's JSON, read leniently: `error_for` falls back on the status."""
+    if not content:
+        return None
     try:
         value: object = json.loads(content)
     except ValueError:

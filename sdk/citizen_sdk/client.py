@@ -16,13 +16,14 @@ from pathlib import Path
 import anyio
 from anyio.abc import TaskGroup
 
+from citizen.api.models import AcceptInvite, CreateInvite, SetOffer
 from citizen_sdk._http import DEFAULT_TIMEOUT, Channel, path_part
-from citizen_sdk._json import as_map, opt_integer
 from citizen_sdk.docs import Docs
 from citizen_sdk.events import EventStream
 from citizen_sdk.objects import Objects
 from citizen_sdk.types import (
     Friend,
+    FriendOffer,
     Invite,
     InviteState,
     Pairing,
@@ -39,7 +40,7 @@ class Friends:
 
     async def list(self) -> builtins.list[Friend]:
         """Every friend household with its devices and whether they are online."""
-        return Friend.list_from_json(await self._channel.call("GET", "/v1/friends"))
+        return await self._channel.call(builtins.list[Friend], "GET", "/v1/friends")
 
     async def remove(self, friend: str) -> RemovedFriend:
         """Stop being friends with `friend` (household ID or exact name).
@@ -47,9 +48,8 @@ class Friends:
         Raises:
             NotFoundError: no such friend, or the name is ambiguous.
         """
-        return RemovedFriend.from_json(
-            await self._channel.call("DELETE", f"/v1/friends/{path_part(friend)}")
-        )
+        path = f"/v1/friends/{path_part(friend)}"
+        return await self._channel.call(RemovedFriend, "DELETE", path)
 
     async def offer(self, friend: str, mib: int | None) -> int | None:
         """Offer `friend` `mib` MiB of storage for its shares (None: the configured default).
@@ -61,10 +61,9 @@ class Friends:
             UsageError: `mib` is negative or too large.
             NotFoundError: no such friend, or the name is ambiguous.
         """
-        answer = await self._channel.call(
-            "PUT", f"/v1/friends/{path_part(friend)}/offer", {"offer_mib": mib}
-        )
-        return opt_integer(as_map(answer), "offer_bytes")
+        path = f"/v1/friends/{path_part(friend)}/offer"
+        answer = await self._channel.call(FriendOffer, "PUT", path, SetOffer(offer_mib=mib))
+        return answer.offer_bytes
 
 
 class Invites:
@@ -79,8 +78,8 @@ class Invites:
         Raises:
             UsageError: `expires_s` is not between 1 second and a week.
         """
-        body = {"expires_s": expires_s, "qr_svg": True}
-        return Invite.from_json(await self._channel.call("POST", "/v1/invites", body))
+        body = CreateInvite(expires_s=expires_s, qr_svg=True)
+        return await self._channel.call(Invite, "POST", "/v1/invites", body)
 
     async def status(self, invite_id: str) -> InviteState:
         """Whether the invite `invite_id` has been used, and by whom.
@@ -88,9 +87,8 @@ class Invites:
         Raises:
             NotFoundError: no such invite.
         """
-        return InviteState.from_json(
-            await self._channel.call("GET", f"/v1/invites/{path_part(invite_id)}")
-        )
+        path = f"/v1/invites/{path_part(invite_id)}"
+        return await self._channel.call(InviteState, "GET", path)
 
     async def accept(self, code: str, name: str | None = None) -> Pairing:
         """Pair with the household that made `code`; `name` is what we call them.
@@ -101,8 +99,8 @@ class Invites:
             InviteError: garbled, expired, forged or already used code.
             UnreachableError: the inviting device could not be reached.
         """
-        body: dict[str, object] = {"code": code, "name": name}
-        return Pairing.from_json(await self._channel.call("POST", "/v1/invites/accept", body))
+        body = AcceptInvite(code=code, name=name)
+        return await self._channel.call(Pairing, "POST", "/v1/invites/accept", body)
 
 
 class Client:
@@ -130,7 +128,7 @@ class Client:
 
     async def status(self) -> Status:
         """This device: household, device, listen addresses, uptime, friend count."""
-        return Status.from_json(await self._channel.call("GET", "/v1/status"))
+        return await self._channel.call(Status, "GET", "/v1/status")
 
     def events(self) -> EventStream:
         """Events as they happen: friends online/offline, docs changed.

@@ -26,6 +26,7 @@ import anyio
 from anyio.abc import TaskGroup
 from automerge.core import ROOT, Document, Message, SyncState
 
+from citizen.api.models import CreateDoc, ShareDoc, UnshareDoc
 from citizen.docs.session import sync_message_heads
 from citizen.docs.values import is_automerge_panic, to_json
 from citizen.errors import CitizenError, NotAuthorizedError, RemoteProtocolError, UsageError
@@ -34,7 +35,7 @@ from citizen_sdk._http import Channel, path_part
 from citizen_sdk._websocket import Closed, WebSocket
 from citizen_sdk.errors import DocClosedError, error_for
 from citizen_sdk.proxy import MapProxy
-from citizen_sdk.types import DocInfo, SharedDoc
+from citizen_sdk.types import CreatedDoc, DeletedDoc, DocInfo, SharedDoc, UnsharedDoc
 
 ChangeFn = Callable[[MapProxy], object]
 
@@ -150,10 +151,13 @@ class DocHandle:
             NotFoundError: no such friend.
             UsageError: a role other than reader or writer.
         """
-        body = {"friend": friend, "role": role}
-        return SharedDoc.from_json(
-            await self._channel.call("POST", f"/v1/docs/{path_part(self.doc_id)}/share", body)
-        )
+        match role:
+            case "reader" | "writer":
+                body = ShareDoc(friend=friend, role=role)
+            case _:
+                raise UsageError(f"Role must be reader or writer, not {role!r}.")
+        path = f"/v1/docs/{path_part(self.doc_id)}/share"
+        return await self._channel.call(SharedDoc, "POST", path, body)
 
     async def unshare(self, friend: str) -> None:
         """Stop sharing the doc with a friend household.
@@ -161,8 +165,8 @@ class DocHandle:
         Raises:
             NotFoundError: it is not shared with them.
         """
-        body = {"friend": friend}
-        await self._channel.call("POST", f"/v1/docs/{path_part(self.doc_id)}/unshare", body)
+        path = f"/v1/docs/{path_part(self.doc_id)}/unshare"
+        await self._channel.call(UnsharedDoc, "POST", path, UnshareDoc(friend=friend))
 
     # -- lifetime ----------------------------------------------------------------
 
@@ -347,14 +351,8 @@ class Docs:
         return OpeningDoc(lambda: self._create(title))
 
     async def _create(self, title: str) -> DocHandle:
-        answer = await self._channel.call("POST", "/v1/docs", {"title": title})
-        doc_id = answer.get("doc_id") if isinstance(answer, dict) else None
-        if not isinstance(doc_id, str):
-            raise RemoteProtocolError(
-                "The daemon's answer to creating a doc lacks its doc_id.",
-                "Update citizen_sdk or the daemon.",
-            )
-        return await self._open(doc_id)
+        created = await self._channel.call(CreatedDoc, "POST", "/v1/docs", CreateDoc(title=title))
+        return await self._open(created.doc_id)
 
     def open(self, doc_id: str) -> OpeningDoc:
         """Open a live replica of `doc_id`, ready once it has everything the daemon has.
@@ -390,7 +388,7 @@ class Docs:
 
     async def list(self) -> builtins.list[DocInfo]:
         """Every doc here: ours, and those friends shared with us."""
-        return DocInfo.list_from_json(await self._channel.call("GET", "/v1/docs"))
+        return await self._channel.call(builtins.list[DocInfo], "GET", "/v1/docs")
 
     async def delete(self, doc_id: str) -> None:
         """Delete a doc this household owns (friends keep their replicas).
@@ -399,7 +397,7 @@ class Docs:
             NotAuthorizedError: another household owns it.
             NotFoundError: no such doc.
         """
-        await self._channel.call("DELETE", f"/v1/docs/{path_part(doc_id)}")
+        await self._channel.call(DeletedDoc, "DELETE", f"/v1/docs/{path_part(doc_id)}")
 
     async def aclose(self) -> None:
         """Close every open handle (done by the client on exit)."""

@@ -10,8 +10,9 @@
                 case citizen_sdk.ObjectAdded(object_id=object_id, name=name):
                     ...
 
-They travel over the daemon's ``/v1/events`` WebSocket as JSON text frames
-(see `citizen.api.routes_events` for the wire format). Events are not stored:
+They travel over the daemon's ``/v1/events`` WebSocket as JSON text frames,
+one model of `citizen.api.models.events` each (see `citizen.api.routes_events`
+for when each is sent). Events are not stored:
 one that happens while no stream is open is not replayed, so read current
 state (``c.friends.list()``, a doc's value, ``c.objects.list()``) after
 (re)connecting.
@@ -19,88 +20,47 @@ state (``c.friends.list()``, a doc's value, ``c.objects.list()``) after
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
 import anyio
+import msgspec
 
+from citizen.api.models.events import (
+    EVENT_TYPES,
+    DeviceOffline,
+    DeviceOnline,
+    DocChanged,
+    FriendOffline,
+    FriendOnline,
+    ObjectAdded,
+    ObjectChanged,
+    ObjectRemoved,
+)
+from citizen.api.models.events import Event as KnownEvent
 from citizen.errors import CitizenError, RemoteProtocolError, UsageError
-from citizen.ids import DeviceId, DocId, HouseholdId, ObjectId
+from citizen_sdk._decode import HINT, decode
 from citizen_sdk._http import Channel
-from citizen_sdk._json import as_map, flag, integer, text
 from citizen_sdk._websocket import Closed, WebSocket
 
+__all__ = [
+    "DeviceOffline",
+    "DeviceOnline",
+    "DocChanged",
+    "Event",
+    "EventStream",
+    "FriendOffline",
+    "FriendOnline",
+    "ObjectAdded",
+    "ObjectChanged",
+    "ObjectRemoved",
+    "OtherEvent",
+    "event_from_json",
+]
+
 CLOSE_TRY_AGAIN_LATER = 1013
-
-
-@dataclass(frozen=True, slots=True)
-class FriendOnline:
-    """A device of a friend household connected."""
-
-    household: HouseholdId
-    device: DeviceId
-
-
-@dataclass(frozen=True, slots=True)
-class FriendOffline:
-    """A device of a friend household disconnected (or the friend was removed)."""
-
-    household: HouseholdId
-    device: DeviceId
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceOnline:
-    """Another device of our own household connected."""
-
-    household: HouseholdId
-    device: DeviceId
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceOffline:
-    """Another device of our own household disconnected."""
-
-    household: HouseholdId
-    device: DeviceId
-
-
-@dataclass(frozen=True, slots=True)
-class DocChanged:
-    """A change to the doc was committed here, or the doc appeared (created or shared with us)."""
-
-    doc_id: DocId
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectAdded:
-    """An object was put, here or on another device of the household; `size` in bytes."""
-
-    object_id: ObjectId
-    name: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectRemoved:
-    """An object was removed (here or on another device of the household)."""
-
-    object_id: ObjectId
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectChanged:
-    """An object's state (``complete``/``under-replicated``) or local copy changed.
-
-    `local` is whether this device holds the object's plaintext; an evict is
-    reported, a restore is not (it shows in the next event about the object).
-    """
-
-    object_id: ObjectId
-    state: str
-    local: bool
+WHAT = "an event from the daemon"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,24 +71,7 @@ class OtherEvent:
     fields: Mapping[str, object]
 
 
-Event = (
-    FriendOnline
-    | FriendOffline
-    | DeviceOnline
-    | DeviceOffline
-    | DocChanged
-    | ObjectAdded
-    | ObjectRemoved
-    | ObjectChanged
-    | OtherEvent
-)
-
-_PEER_EVENTS: dict[str, Callable[[HouseholdId, DeviceId], Event]] = {
-    "friend_online": FriendOnline,
-    "friend_offline": FriendOffline,
-    "device_online": DeviceOnline,
-    "device_offline": DeviceOffline,
-}
+Event = KnownEvent | OtherEvent
 
 
 def event_from_json(frame: str) -> Event:
@@ -136,30 +79,19 @@ def event_from_json(frame: str) -> Event:
 
     Raises:
         RemoteProtocolError: not a JSON object with a string "type", or a known
-            type without its fields.
+            type not in its model's shape.
     """
+    fields = decode(dict[str, object], frame, WHAT)
+    kind = fields.get("type")
+    if not isinstance(kind, str):
+        raise RemoteProtocolError(f"In {WHAT}: no text 'type'.", HINT)
+    if kind not in EVENT_TYPES:
+        return OtherEvent(kind, {k: v for k, v in fields.items() if k != "type"})
     try:
-        value: object = json.loads(frame)
-    except ValueError as exc:
-        raise RemoteProtocolError(
-            f"The daemon sent an event that is not JSON: {exc}.",
-            "Update citizen_sdk or the daemon.",
-        ) from exc
-    m = as_map(value, "An event from the daemon")
-    kind = text(m, "type")
-    peer = _PEER_EVENTS.get(kind)
-    if peer is not None:
-        return peer(HouseholdId(text(m, "household")), DeviceId(text(m, "device")))
-    match kind:
-        case "doc_changed":
-            return DocChanged(DocId(text(m, "doc_id")))
-        case "object_added":
-            return ObjectAdded(ObjectId(text(m, "object_id")), text(m, "name"), integer(m, "size"))
-        case "object_removed":
-            return ObjectRemoved(ObjectId(text(m, "object_id")))
-        case "object_changed":
-            return ObjectChanged(ObjectId(text(m, "object_id")), text(m, "state"), flag(m, "local"))
-    return OtherEvent(kind, {k: v for k, v in m.items() if k != "type"})
+        event: KnownEvent = msgspec.convert(fields, KnownEvent)
+    except msgspec.ValidationError as exc:
+        raise RemoteProtocolError(f"In {WHAT}: {exc}.", HINT) from exc
+    return event
 
 
 class EventStream:

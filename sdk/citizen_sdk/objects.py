@@ -22,6 +22,7 @@ from types import TracebackType
 
 import anyio
 
+from citizen.api.models import ObjectSelector
 from citizen.errors import CitizenError, UsageError
 from citizen_sdk._http import Channel, path_part
 from citizen_sdk.object_types import (
@@ -189,10 +190,13 @@ class Objects:
         else:
             size, chunks = None, aiter(source)
             name = name or ""
-        answer = await self._channel.upload(
-            "/v1/objects", _counted(chunks, size, progress), params={"name": name}, size=size
+        return await self._channel.upload(
+            ObjectRef,
+            "/v1/objects",
+            _counted(chunks, size, progress),
+            params={"name": name},
+            size=size,
         )
-        return ObjectRef.from_json(answer)
 
     def get(self, ref: ObjectRef | str, *, progress: Progress | None = None) -> ObjectReader:
         """The object's bytes as an async iterator of chunks (see `ObjectReader`).
@@ -205,7 +209,7 @@ class Objects:
 
     async def list(self) -> builtins.list[ObjectRef]:
         """Every object this household stores, oldest first."""
-        return ObjectRef.list_from_json(await self._channel.call("GET", "/v1/objects"))
+        return await self._channel.call(builtins.list[ObjectRef], "GET", "/v1/objects")
 
     async def remove(self, ref: ObjectRef | str) -> RemovedObject:
         """Delete the object here and (signed) its shares at the friends holding them.
@@ -214,7 +218,7 @@ class Objects:
             NotFoundError: no such object.
         """
         path = f"/v1/objects/{path_part(_object_id(ref))}"
-        return RemovedObject.from_json(await self._channel.call("DELETE", path))
+        return await self._channel.call(RemovedObject, "DELETE", path)
 
     async def evict(self, ref: ObjectRef | str) -> EvictedObject:
         """Drop this device's plaintext copy; friends' shares still hold the object.
@@ -224,7 +228,7 @@ class Objects:
             UsageError: it is under-replicated, so its local copy was kept.
         """
         path = f"/v1/objects/{path_part(_object_id(ref))}/evict"
-        return EvictedObject.from_json(await self._channel.call("POST", path))
+        return await self._channel.call(EvictedObject, "POST", path)
 
     async def verify(self, ref: ObjectRef | str | None = None) -> builtins.list[ObjectCheck]:
         """Challenge the holders of one object (or all) to prove they still hold their shares.
@@ -233,10 +237,9 @@ class Objects:
             NotFoundError: no such object.
             UnreachableError: the daemon runs offline.
         """
-        body = {"object_id": _object_id(ref)} if ref is not None else {}
-        return ObjectCheck.list_from_json(
-            await self._channel.call("POST", "/v1/objects/verify", body)
-        )
+        body = ObjectSelector(object_id=_object_id(ref) if ref is not None else None)
+        path = "/v1/objects/verify"
+        return await self._channel.call(builtins.list[ObjectCheck], "POST", path, body)
 
     async def repair(self, ref: ObjectRef | str | None = None) -> RepairReport:
         """Check holders, re-make lost shares and re-place those of gone friends.
@@ -245,12 +248,12 @@ class Objects:
             NotFoundError: no such object.
             UnreachableError: the daemon runs offline.
         """
-        body = {"object_id": _object_id(ref)} if ref is not None else {}
-        return RepairReport.from_json(await self._channel.call("POST", "/v1/objects/repair", body))
+        body = ObjectSelector(object_id=_object_id(ref) if ref is not None else None)
+        return await self._channel.call(RepairReport, "POST", "/v1/objects/repair", body)
 
     async def storage(self) -> Storage:
         """Storage both ways: what we hold for friends, what they hold for us."""
-        return Storage.from_json(await self._channel.call("GET", "/v1/storage"))
+        return await self._channel.call(Storage, "GET", "/v1/storage")
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:

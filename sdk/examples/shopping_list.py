@@ -29,15 +29,21 @@ async def share(c: citizen_sdk.Client, list_id: str, friend: str) -> None:
         await doc.share(friend, "writer")
 
 
+def _items(d: citizen_sdk.MapProxy) -> citizen_sdk.ListProxy:
+    items = d["items"]
+    assert isinstance(items, citizen_sdk.ListProxy), "not a shopping list"
+    return items
+
+
 async def add(c: citizen_sdk.Client, list_id: str, item: str) -> None:
     async with c.docs.open(list_id) as doc:
-        await doc.change(lambda d: d["items"].append({"name": item, "done": False}))
+        await doc.change(lambda d: _items(d).append({"name": item, "done": False}))
 
 
 async def check(c: citizen_sdk.Client, list_id: str, item: str) -> None:
     def tick(d: citizen_sdk.MapProxy) -> None:
-        for entry in d["items"]:
-            if entry["name"] == item:
+        for entry in _items(d):
+            if isinstance(entry, citizen_sdk.MapProxy) and entry["name"] == item:
                 entry["done"] = True
 
     async with c.docs.open(list_id) as doc:

@@ -6,14 +6,17 @@ import copy
 import json
 from collections.abc import Callable, Iterator
 
+import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.routing import Route
 
 from citizen.api.app import build_app
 from citizen.api.context import ApiContext
-from citizen.api.routes import api_routes
-from citizen.api.routes_meta import openapi_document
+from citizen.api.models import ErrorBody, Status
+from citizen.api.openapi import openapi_document as document_of
+from citizen.api.operations import NOT_FOUND, Operation
+from citizen.api.routes import OPERATIONS, api_routes, openapi_document
 from tests.api.tcp_daemon import unix_client
 from tests.daemons import Daemon, pair, wait_until
 
@@ -74,8 +77,8 @@ def test_every_route_is_documented_and_nothing_else() -> None:
     served, documented = _app_operations(), _documented(openapi_document())
     assert served >= EXISTING
     assert not served - documented, (
-        f"undocumented routes {sorted(served - documented)}: give the route module an "
-        "OPENAPI_PATHS dict and list it in citizen.api.routes_meta.OPENAPI_SOURCES"
+        f"undocumented routes {sorted(served - documented)}: declare each with an Operation "
+        "in its route module's OPERATIONS, listed in citizen.api.routes.OPERATIONS"
     )
     assert not documented - served, f"documented but not served: {sorted(documented - served)}"
 
@@ -101,23 +104,55 @@ def test_every_operation_lists_the_token_and_internal_errors() -> None:
             assert {"401", "500"} <= set(operation["responses"]), (path, method)
 
 
-def test_two_sources_describing_one_operation_is_refused() -> None:
-    part = {"/v1/x": {"get": {"responses": {"200": {"description": "x"}}}}}
+def test_two_operations_on_one_path_and_method_are_refused() -> None:
+    op = Operation(
+        method="GET",
+        path="/v1/x",
+        operation_id="x",
+        tag="meta",
+        summary="X.",
+        response=ErrorBody,
+        ok="x",
+        errors=(NOT_FOUND,),
+    )
     with pytest.raises(ValueError, match="GET /v1/x"):
-        openapi_document((part, part))
-    # the sources are not modified by merging
-    assert openapi_document((part,))["paths"] == {
+        document_of((op, op))
+    assert document_of((op,))["paths"] == {
         "/v1/x": {
             "get": {
+                "tags": ["meta"],
+                "summary": "X.",
+                "operationId": "x",
                 "responses": {
-                    "200": {"description": "x"},
+                    "200": {
+                        "description": "x",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ErrorBody"}
+                            }
+                        },
+                    },
+                    "404": {"$ref": "#/components/responses/NotFound"},
                     "401": {"$ref": "#/components/responses/Unauthorized"},
                     "500": {"$ref": "#/components/responses/InternalError"},
-                }
+                },
             }
         }
     }
-    assert part == {"/v1/x": {"get": {"responses": {"200": {"description": "x"}}}}}
+
+
+def test_schemas_are_the_models() -> None:
+    """Every schema is generated from its model: same fields, same required ones, no extras."""
+    schemas = openapi_document()["components"]["schemas"]  # type: ignore[index]
+    status = schemas["Status"]
+    fields = msgspec.structs.fields(Status)
+    assert set(status["properties"]) == {f.encode_name for f in fields}
+    assert set(status["required"]) == {f.encode_name for f in fields if f.required}
+    assert status["additionalProperties"] is False
+    device = schemas["FriendDevice"]["properties"]
+    assert device["connection"]["anyOf"] == [{"enum": ["direct", "relayed"]}, {"type": "null"}]
+    named = {op.operation_id for op in OPERATIONS}
+    assert len(named) == len(OPERATIONS), "operationIds are unique"
 
 
 def test_document_is_valid_openapi_3_1() -> None:

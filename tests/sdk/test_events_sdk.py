@@ -126,13 +126,21 @@ def test_events_stream_ends_with_an_error_when_the_daemon_stops(
 def test_event_frames_parse() -> None:
     from citizen_sdk.events import event_from_json
 
-    changed = event_from_json('{"type": "doc_changed", "doc_id": "abc", "new": 1}')
+    changed = event_from_json('{"type": "doc_changed", "doc_id": "abc"}')
     assert changed == citizen_sdk.DocChanged(DocId("abc"))
     online = event_from_json('{"type": "device_online", "household": "h", "device": "d"}')
     assert online == citizen_sdk.DeviceOnline(HouseholdId("h"), DeviceId("d"))
     other = event_from_json('{"type": "object_replicated", "object_id": "x"}')
     assert other == citizen_sdk.OtherEvent("object_replicated", {"object_id": "x"})
-    for bad in ("not json", "[]", '{"no": "type"}', '{"type": "friend_online"}'):
+    for bad in (
+        "not json",
+        "[]",
+        '{"no": "type"}',
+        '{"type": 7}',
+        '{"type": "friend_online"}',
+        # one schema: a known event with a field its model lacks is refused, not ignored
+        '{"type": "doc_changed", "doc_id": "abc", "new": 1}',
+    ):
         with pytest.raises(citizen_sdk.RemoteProtocolError):
             event_from_json(bad)
 

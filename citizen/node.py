@@ -1,10 +1,11 @@
 """The daemon: the composition root whose one trio nursery owns every service.
 
 `Node.run()` takes the data-dir lock, opens the keystore and the database,
-starts the libp2p host behind the friend gate, the network services and the
-local API, then waits for SIGINT/SIGTERM (or `stop()`) and shuts everything
-down within a few seconds. Services never import each other; they are wired
-here.
+builds every service once with what it needs (`_build`: the network adapter
+or, offline, its stand-in; the friends service as everyone's `Peers`), starts
+the host, the services and the local API in its one nursery, then waits for
+SIGINT/SIGTERM (or `stop()`) and shuts everything down within a few seconds.
+Services never import each other; they are wired here.
 """
 
 from __future__ import annotations
@@ -26,12 +27,28 @@ from citizen.api.app import build_app
 from citizen.api.context import ApiContext
 from citizen.api.routes import api_routes
 from citizen.api.serve import load_or_create_token, serve_api
+from citizen.backup.service import BackupService
 from citizen.config import DB_NAME, LOCK_NAME, SOCKET_NAME, TOKEN_NAME, Config, load_config
+from citizen.docs.service import DocsService
 from citizen.errors import CitizenError
+from citizen.friends.pairing import Me
+from citizen.friends.service import FriendsService
+from citizen.household.friend_list import HouseholdFriendsService
+from citizen.household.service import HouseholdService
 from citizen.identity.certs import DeviceCertificate
 from citizen.identity.keystore import Keystore
 from citizen.lockfile import DaemonLock
+from citizen.net.host import FriendGate, advertised_addrs, new_host
+from citizen.net.liveness import LivenessService
+from citizen.net.nat.portmap import PortMapper
+from citizen.net.nat.reachability import ReachabilityService, RelayOptions
+from citizen.net.network import Net, Network, OfflineNetwork
+from citizen.net.peers import Peers, StoredPeers
+from citizen.objects.service import ObjectsService, ObjectsSettings
+from citizen.store.backups import BackupStore
 from citizen.store.db import Database
+from citizen.store.docs import DocCache, DocStore
+from citizen.store.friend_sync import FriendSync
 from citizen.store.friends import FriendStore
 from citizen.store.household import HouseholdStore
 
@@ -64,11 +81,21 @@ class Node:
         self.ready = trio.Event()
         self._stop = trio.Event()
         self.db: Database | None = None
-        self.host: object | None = None
         self.listen_addrs: list[str] = []
         self.api = ApiContext(status=self.status)
         self.friend_store: FriendStore | None = None
         self._household_key: SigningKey | None = None
+        # built by _build() once the database is open; the network ones stay None offline
+        self.net: Net | None = None
+        self.friends: FriendsService | None = None
+        self.reach: ReachabilityService | None = None
+        self.portmap: PortMapper | None = None
+        self.liveness: LivenessService | None = None
+        self.household_friends: HouseholdFriendsService | None = None
+        self.docs: DocsService
+        self.backup: BackupService
+        self.household: HouseholdService
+        self.objects: ObjectsService
 
     def household_key(self) -> SigningKey:
         """The household signing key (unsealed once with the daemon's passphrase).
@@ -84,6 +111,7 @@ class Node:
     # -- status ------------------------------------------------------------------------
 
     def status(self) -> dict[str, object]:
+        built = self.db is not None
         return {
             "household": self.cert.household,
             "household_name": self.config.household_name,
@@ -93,21 +121,16 @@ class Node:
             "uptime_s": round(time.monotonic() - self.started, 3),
             "friends": self.friend_store.count() if self.friend_store is not None else 0,
             "offline": self.options.offline,
-            "recovering": bool(getattr(self, "backup", None) and self.backup.recovering),
+            "recovering": built and bool(self.backup.recovering),
             "pid": os.getpid(),
-            "keepalive": getattr(self, "liveness", None) and self.liveness.statistics(),
-            **self._reachability(),
+            "keepalive": self.liveness.statistics() if self.liveness is not None else None,
+            **(self.reach.status_json() if self.reach is not None else {"reachability": "offline"}),
             **self._port_mapping(),
         }
 
-    def _reachability(self) -> dict[str, object]:
-        reach = getattr(self, "reach", None)
-        return reach.status_json() if reach is not None else {"reachability": "offline"}
-
     def _port_mapping(self) -> dict[str, object]:
-        mapper = getattr(self, "portmap", None)
-        if mapper is not None:
-            status: dict[str, object] = mapper.status_json()
+        if self.portmap is not None:
+            status: dict[str, object] = self.portmap.status_json()
             return status
         off: dict[str, object] = {
             "enabled": False,
@@ -128,16 +151,16 @@ class Node:
         os.umask(0o077)
         try:
             self.db = await Database.open(self.data_dir / DB_NAME)
-            self.friend_store = FriendStore(self.db)
-            await self.friend_store.load()
-            self.household_store = HouseholdStore(self.db)
-            await self.household_store.load()
-            self._make_local_services(self.db)
             try:
+                self.friend_store = FriendStore(self.db)
+                await self.friend_store.load()
+                self.household_store = HouseholdStore(self.db)
+                await self.household_store.load()
+                self._build(self.db, self.friend_store, self.household_store)
                 async with trio.open_nursery() as nursery:
                     if self.options.handle_signals:
                         nursery.start_soon(self._watch_signals, nursery.cancel_scope)
-                    if not self.options.offline:
+                    if self.friends is not None:
                         await nursery.start(self._run_network)
                     token = load_or_create_token(self.data_dir / TOKEN_NAME)
                     app = build_app(self.api, token, api_routes(self.api))
@@ -182,118 +205,95 @@ class Node:
             finally:
                 node.stop()
 
-    def _make_local_services(self, db: Database) -> None:
-        """Services that work without the network (the local API uses them offline too)."""
-        from citizen.docs.service import DocsService
-        from citizen.store.docs import DocCache, DocStore
+    # -- wiring ------------------------------------------------------------------------
 
+    def _build(self, db: Database, friend_store: FriendStore, own: HouseholdStore) -> None:
+        """Build every service once, each with what it needs; nothing is attached later."""
+        c = self.config
+        household = self.cert.household
+        net: Net
+        peers: Peers
+        friends: FriendsService | None = None
+        if self.options.offline:
+            net = OfflineNetwork(self.cert.device)
+            peers = StoredPeers(household, friend_store, own)
+        else:
+            friends = self._build_network(friend_store, own)
+            net, peers = friends.net, friends
+        self.net = net
         doc_store = DocStore(db)
         self.docs = DocsService(
-            doc_store, DocCache(doc_store), self.cert.household_key, self.household_key
+            doc_store,
+            DocCache(doc_store),
+            self.cert.household_key,
+            self.household_key,
+            net=net,
+            peers=peers,
         )
-        self.api.services["docs"] = self.docs
-        from citizen.backup.service import BackupService
-        from citizen.store.backups import BackupStore
-
         self.backup = BackupService(
             BackupStore(db),
-            self.friend_store_or_fail(),
+            friend_store,
             doc_store,
             self.docs.cache,
             self.cert.household_key,
-            self.config.household_name,
+            c.household_name,
             self.household_key,
             has_household_key=self.keystore.has_household_key(),
+            net=net,
+            peers=peers,
+            recovery=friends,
         )
-        self.api.services["backup"] = self.backup
-        from citizen.household.service import HouseholdService
-
         self.household = HouseholdService(
-            self.household_store,
-            self.friend_store_or_fail(),
+            own,
+            friend_store,
             self.cert,
-            self.config.household_name,
+            c.household_name,
             self.household_key,
             holds_key=self.keystore.has_household_key(),
+            net=net,
+            peers=peers,
+            hellos=friends,
         )
-        self.api.services["household"] = self.household
-        # --- objects wiring (local part) ---
-        from citizen.objects.service import ObjectsService, ObjectsSettings
-
         self.objects = ObjectsService(
             db,
             self.data_dir,
             ObjectsSettings(
-                k=self.config.k,
-                n=self.config.n,
-                happiness=self.config.effective_happiness,
-                segment_size=self.config.segment_size,
-                offer_bytes=self.config.offer_mib * 1024 * 1024,
+                k=c.k,
+                n=c.n,
+                happiness=c.effective_happiness,
+                segment_size=c.segment_size,
+                offer_bytes=c.offer_mib * 1024 * 1024,
             ),
-            self.cert.household,
+            household,
             self.household_key,
             doc_store,
             self.docs.cache,
+            net=net,
+            peers=peers,
         )
+        if friends is not None:
+            self.household_friends = HouseholdFriendsService(
+                net,
+                peers,
+                friends,
+                FriendSync(db),
+                store=friend_store,
+                own=own,
+                household_key=self.cert.household_key,
+            )
+            self.api.services["friends"] = friends
+        self.api.services["docs"] = self.docs
+        self.api.services["backup"] = self.backup
+        self.api.services["household"] = self.household
         self.api.services["objects"] = self.objects
-        # --- end objects wiring (local part) ---
 
-    async def _backup_after_doc_changes(self) -> None:
-        while True:
-            await self.docs.wait_changed()
-            self.backup.wake()
-
-    def friend_store_or_fail(self) -> FriendStore:
-        assert self.friend_store is not None, "the database is opened first"
-        return self.friend_store
-
-    async def _watch_signals(self, scope: trio.CancelScope) -> None:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for signum in signals:
-                log.info("received %s, shutting down", signal.Signals(signum).name)
-                self._stop.set()
-                # A second signal, or a shutdown stuck for 4 s, cancels everything at once.
-                scope.deadline = min(scope.deadline, trio.current_time() + 4)
-
-    async def _run_network(self, *, task_status: TaskStatus[None]) -> None:
-        from multiaddr import Multiaddr
-
-        from citizen.friends.pairing import Me
-        from citizen.friends.service import FriendsService
-        from citizen.net.host import FriendGate, advertised_addrs, new_host
-
-        assert self.friend_store is not None
-        listen = self.options.listen or self.config.listen
-        host = new_host(bytes(self.device_key), listen, mdns=self.config.mdns)
-        self.host = host
-        store = self.friend_store
-        # late-bound: the gate asks the friends service, which is built next
-        gate = FriendGate(host, is_trusted=lambda peer: friends.is_trusted(peer))
-        me = Me(
-            household_key=self.cert.household_key,
-            household_name=self.config.household_name,
-            cert=self.cert.raw,
-            device=self.cert.device,
-        )
-        friends = FriendsService(
-            host,
-            gate,
-            store,
-            me,
-            serve_rendezvous=self.config.serve_rendezvous,
-            rendezvous_points=self.config.rendezvous_points,
-            household=self.household_store,
-        )
-        self.api.services["friends"] = friends
-        self.household.attach_network(host, gate, friends)
-        from citizen.household.friend_list import HouseholdFriendsService
-        from citizen.store.friend_sync import FriendSync
-
-        assert self.db is not None
-        household_friends = HouseholdFriendsService(host, gate, friends, FriendSync(self.db))
-        from citizen.net.nat.reachability import ReachabilityService, RelayOptions
-
+    def _build_network(self, friend_store: FriendStore, own: HouseholdStore) -> FriendsService:
+        """The host behind the friend gate, NAT traversal, and the friends service over them."""
         c = self.config
+        listen = self.options.listen or c.listen
+        host = new_host(bytes(self.device_key), listen, mdns=c.mdns)
+        # late-bound: the gate asks the friends service, which is built below
+        gate = FriendGate(host, is_trusted=lambda peer: friends.is_trusted(str(peer)))
         relay = RelayOptions(
             serve=c.relay_serve,
             reserve=c.relay_reserve,
@@ -303,56 +303,85 @@ class Node:
             circuit_bytes=c.relay_circuit_mib * 1024 * 1024,
             reservation_ttl=c.relay_reservation_minutes * 60,
         )
-        from citizen.net.nat.portmap import PortMapper
-
-        mapper = None
-        if self.config.port_mapping:
-            # the libp2p host's own listen ports only: never the local API, never mDNS
-            mapper = PortMapper(lambda: [str(a) for a in host.get_transport_addrs()])
-        self.portmap = mapper
+        # the libp2p host's own listen ports only: never the local API, never mDNS
+        mapper = PortMapper(lambda: [str(a) for a in host.get_transport_addrs()])
+        self.portmap = mapper if c.port_mapping else None
 
         def direct_addrs() -> list[str]:
             # mapped (public) addresses first: friends dial them first (a friend
             # elsewhere cannot reach our LAN ones)
-            mapped = mapper.addrs() if mapper is not None else []
+            mapped = self.portmap.addrs() if self.portmap is not None else []
             return mapped + advertised_addrs(host)
 
         reach = ReachabilityService(host, gate, direct_addrs, options=relay)
-        friends.use_reachability(reach.addrs, reach.connect, reach.connection_kind)
+        self.reach = reach
+        net = Network(host, gate, dialer=reach, addrs=reach.addrs)
+        me = Me(
+            household_key=self.cert.household_key,
+            household_name=c.household_name,
+            cert=self.cert.raw,
+            device=self.cert.device,
+        )
+        friends = FriendsService(
+            net,
+            friend_store,
+            me,
+            serve_rendezvous=c.serve_rendezvous,
+            rendezvous_points=c.rendezvous_points,
+            household=own,
+        )
+        self.friends = friends
         friends.on_peer_ready(reach.peer_ready)
         friends.on_peer_gone(reach.peer_gone)
-        self.reach = reach
-        from citizen.net.liveness import LivenessService
+        self.liveness = LivenessService(
+            host, gate, lambda peer: friends.is_trusted(str(peer)), c.keepalive_s
+        )
+        self._listen = listen
+        self._network = net
+        return friends
 
-        liveness = LivenessService(host, gate, friends.is_trusted, self.config.keepalive_s)
-        self.liveness = liveness
-        self.docs.attach_network(host, gate, friends)
-        self.backup.attach_network(host, gate, friends)
-        # --- objects wiring (network part) ---
-        self.objects.attach_network(host, gate, friends)
-        # --- end objects wiring (network part) ---
+    async def _run_network(self, *, task_status: TaskStatus[None]) -> None:
+        """Listen, then run every network service's loop until cancelled.
+
+        The services run inside the host's `listening` block, so on shutdown they
+        all stop before the host closes its listeners and connections under them.
+        """
+        assert self.friends is not None and self.reach is not None
+        assert self.liveness is not None and self.household_friends is not None
         try:
-            async with host.run([Multiaddr(a) for a in listen]), trio.open_nursery() as nursery:
-                self.listen_addrs = advertised_addrs(host)
-                await nursery.start(friends.run)
-                await nursery.start(household_friends.run)
-                await nursery.start(reach.run)
-                if mapper is not None:
-                    nursery.start_soon(mapper.run)
-                await nursery.start(liveness.run)
-                await nursery.start(self.docs.run)
-                await nursery.start(self.backup.run)
-                nursery.start_soon(self._backup_after_doc_changes)
-                # --- objects wiring (start) ---
-                await nursery.start(self.objects.run)
-                # --- end objects wiring (start) ---
-                task_status.started()
+            async with self._network.listening(self._listen) as addrs:
+                self.listen_addrs = addrs
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(self.friends.run)
+                    await nursery.start(self.household_friends.run)
+                    await nursery.start(self.reach.run)
+                    if self.portmap is not None:
+                        nursery.start_soon(self.portmap.run)
+                    await nursery.start(self.liveness.run)
+                    await nursery.start(self.docs.run)
+                    await nursery.start(self.backup.run)
+                    nursery.start_soon(self._backup_after_doc_changes)
+                    await nursery.start(self.objects.run)
+                    task_status.started()
         except OSError as exc:
             raise CitizenError(
-                f"Cannot listen on {', '.join(listen)}: {exc.strerror}.",
+                f"Cannot listen on {', '.join(self._listen)}: {exc.strerror}.",
                 "Another program uses the port; pass --listen /ip4/0.0.0.0/tcp/PORT "
                 "or change network.listen in config.toml.",
             ) from exc
+
+    async def _backup_after_doc_changes(self) -> None:
+        while True:
+            await self.docs.wait_changed()
+            self.backup.wake()
+
+    async def _watch_signals(self, scope: trio.CancelScope) -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.info("received %s, shutting down", signal.Signals(signum).name)
+                self._stop.set()
+                # A second signal, or a shutdown stuck for 4 s, cancels everything at once.
+                scope.deadline = min(scope.deadline, trio.current_time() + 4)
 
 
 async def run_node(options: NodeOptions) -> None:

@@ -16,12 +16,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import trio
-from libp2p.abc import IHost, INetStream
-from libp2p.custom_types import TProtocol
-from libp2p.peer.id import ID
 from nacl.signing import SigningKey
 
 from citizen.backup import codec as bc
@@ -35,8 +32,10 @@ from citizen.identity.backup import (
     verify_pointer,
 )
 from citizen.ids import DeviceId, DocId, HouseholdId
-from citizen.net.host import FriendGate
-from citizen.net.streams import read_frame, write_frame
+from citizen.net.conns import remote_device, reset_quietly
+from citizen.net.network import Net
+from citizen.net.peers import Peers
+from citizen.net.streams import Stream, read_frame, write_frame
 from citizen.store.backup_state import (
     DocState,
     HouseholdState,
@@ -50,8 +49,6 @@ from citizen.store.friends import FriendStore
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
-    from citizen.friends.service import FriendsService
-
 log = logging.getLogger(__name__)
 
 DEBOUNCE = 2.0
@@ -59,7 +56,29 @@ RECHECK_EVERY = 30.0
 TIMEOUT = 120.0
 
 
+class RecoveryDialer(Protocol):
+    """How recovery reaches the devices on the recovery sheet (the friends service does it)."""
+
+    #: the devices on our recovery sheet, trusted for hello and backups until we recover
+    recovery_peers: set[str]
+
+    async def connect_recovery_peer(self, device: str, addrs: list[str]) -> None:
+        """Dial `device` at `addrs` and present our certificate (raises UnreachableError)."""
+        ...
+
+
 class BackupService:
+    """The household's sealed backup: made and pushed here, kept for friends, recovered from.
+
+    Serves the backup protocol on `net` and follows `peers` from construction on.
+
+    Args:
+        net: streams to and from devices (offline: serves and reaches nobody).
+        peers: friends and our own devices, and who of them is online.
+        recovery: reaches the recovery sheet's devices; None offline, where a
+            pending recovery waits for a daemon with the network.
+    """
+
     def __init__(
         self,
         backups: BackupStore,
@@ -70,6 +89,10 @@ class BackupService:
         household_name: str,
         signer: Callable[[], SigningKey],
         has_household_key: bool,
+        *,
+        net: Net,
+        peers: Peers,
+        recovery: RecoveryDialer | None,
     ) -> None:
         self.backups = backup_store = backups
         self.friend_store = friend_store
@@ -83,39 +106,38 @@ class BackupService:
         self.current: tuple[Pointer, bytes] | None = None
         self._plain_hash = b""
         self._wake = trio.Event()
-        self.friends: FriendsService | None = None
-        self._host: IHost | None = None
+        self._net = net
+        self._peers = peers
+        self._recovery = recovery
         self.recovering: dict[str, list[str]] = {}
         self.recovered_version: int | None = None
         self.recovery_error: str = ""
+        net.serve_friends(bc.PROTOCOL, self._handle)
+        peers.on_peer_ready(self._peer_ready)
+        peers.on_friend_removed(self._friend_removed)
 
     def wake(self) -> None:
         self._wake.set()
 
-    # -- wiring --------------------------------------------------------------------------
+    async def _peer_ready(self, _device: DeviceId, _household: HouseholdId) -> None:
+        self.wake()
 
-    def attach_network(self, host: IHost, gate: FriendGate, friends: FriendsService) -> None:
-        self._host = host
-        self.friends = friends
-        gate.serve_friends(bc.PROTOCOL, self._handle)
+    async def _friend_removed(self, household: HouseholdId) -> None:
+        await self._backups.drop_held(household)
+        self.wake()
 
-        async def on_ready(_device: DeviceId, _household: HouseholdId) -> None:
-            self.wake()
-
-        async def on_removed(household: HouseholdId) -> None:
-            await self._backups.drop_held(household)
-            self.wake()
-
-        friends.on_peer_ready(on_ready)
-        friends.on_friend_removed(on_removed)
+    # -- running ---------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self.recovering = await self._backups.recovery_peers()
-        if self.recovering and self.friends is not None:
-            self.friends.recovery_peers = set(self.recovering)
+        if self.recovering and self._recovery is not None:
+            self._recovery.recovery_peers = set(self.recovering)
         task_status.started()
         if self.recovering:
-            await self._recover()
+            if self._recovery is None:
+                log.info("recovery from friends waits until the daemon runs with the network")
+                return
+            await self._recover(self._recovery)
         if not self._enabled:
             log.info("this device does not hold the household key: it makes no backups")
             return
@@ -159,12 +181,12 @@ class BackupService:
         return self.current[0]
 
     async def push_all(self) -> None:
-        if self.current is None or self.friends is None:
+        if self.current is None:
             return
         pointer, blob = self.current
         pushed = await self._backups.pushes()
         done: set[HouseholdId] = set()
-        for device, household in list(self.friends.online.items()):
+        for device, household in list(self._peers.online.items()):
             if household in done or pushed.get(household, -1) >= pointer.version:
                 continue
             try:
@@ -212,8 +234,8 @@ class BackupService:
 
     # -- friend side -----------------------------------------------------------------------
 
-    async def _handle(self, stream: INetStream) -> None:
-        peer = stream.muxed_conn.peer_id.to_base58()
+    async def _handle(self, stream: Stream) -> None:
+        peer = remote_device(stream)
         household = self.friend_store.household_of(peer)
         try:
             with trio.fail_after(TIMEOUT):
@@ -225,11 +247,7 @@ class BackupService:
                 await stream.close()
         except (CitizenError, trio.TooSlowError) as exc:
             log.info("backup request from %s refused: %s", peer, exc)
-            with trio.move_on_after(2):
-                try:
-                    await stream.reset()
-                except Exception:
-                    pass
+            await reset_quietly(stream)
         except Exception as exc:
             log.debug("backup stream from %s broke: %s", peer, exc)
 
@@ -257,12 +275,9 @@ class BackupService:
                 raise RemoteProtocolError("unexpected backup message")
 
     async def _request(self, device: str, msg: bc.Message) -> bc.Message:
-        assert self._host is not None
         try:
             with trio.fail_after(TIMEOUT):
-                stream = await self._host.new_stream(
-                    ID.from_base58(device), [TProtocol(bc.PROTOCOL)]
-                )
+                stream = await self._net.open_stream(device, bc.PROTOCOL)
                 await write_frame(stream, bc.encode(msg))
                 reply = bc.decode(await read_frame(stream, bc.MAX_FRAME))
                 await stream.close()
@@ -276,15 +291,14 @@ class BackupService:
 
     # -- recovery --------------------------------------------------------------------------
 
-    async def _recover(self) -> None:
+    async def _recover(self, recovery: RecoveryDialer) -> None:
         """Fetch the newest valid backup from the recovery peers and restore it whole."""
-        assert self.friends is not None
         key = self._signer()
         while self.recovering:
             best: tuple[Pointer, bytes] | None = None
             for device, addrs in self.recovering.items():
                 try:
-                    await self.friends.connect_recovery_peer(device, addrs)
+                    await recovery.connect_recovery_peer(device, addrs)
                     reply = await self._request(device, bc.GetBackup())
                 except CitizenError as exc:
                     log.info("recovery peer %s: %s", device, exc)
@@ -316,7 +330,7 @@ class BackupService:
             await self.friend_store.load()
             self.recovered_version = best[0].version
             self.recovering = {}
-            self.friends.recovery_peers = set()
+            recovery.recovery_peers = set()
             self.recovery_error = ""
             log.info(
                 "recovered backup version %d: %d friends, %d docs",
@@ -324,4 +338,4 @@ class BackupService:
                 len(state.friends),
                 len(state.docs),
             )
-            self.friends.wake()
+            self._peers.wake()

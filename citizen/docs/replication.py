@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import trio
-from libp2p.abc import IHost, INetStream
-from libp2p.custom_types import TProtocol
-from libp2p.peer.id import ID
 
 from citizen.docs import codec as docs_codec
 from citizen.docs.codec import DocInfo, DocMessage, FrameReader, Granted, Sync
@@ -29,8 +26,11 @@ from citizen.docs.session import (
     sync_message_heads,
 )
 from citizen.errors import CitizenError, RemoteProtocolError
+from citizen.identity.fingerprints import household_id
 from citizen.ids import DeviceId, DocId, HouseholdId
-from citizen.net.host import FriendGate
+from citizen.net.conns import remote_device, reset_quietly
+from citizen.net.network import Net
+from citizen.net.streams import Stream
 from citizen.store.docs import DocCache
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class Link:
     device: DeviceId
     household: HouseholdId
     household_key: bytes
-    stream: INetStream
+    stream: Stream
     session: DocSyncSession
     docs: dict[DocId, DocAccess] = field(default_factory=dict)
     their_heads: dict[DocId, frozenset[bytes]] = field(default_factory=dict)
@@ -72,66 +72,56 @@ OnEffects = Callable[[Link, Effects], Awaitable[None]]
 class Replicator:
     """Owns the links; the docs service tells it what each household may sync.
 
+    Serves `/citizen/docs/1` on `net` from construction on; links open once
+    `run` has started.
+
     Args:
         cache: the live docs, shared with the local API.
         local_household_key: our household public key.
+        net: streams to and from devices (offline: serves and reaches nobody).
         access_for: household -> {doc: the peer's role} it may sync now.
         grants_for: household -> signed grants we gave it (sent when a link opens).
         on_effects: called with each message's effects after they are persisted.
         household_key_of: household -> its public key (from the trust store).
-        household_of: device -> its friend household, None for a stranger.
+        household_of: device -> its household (ours for own devices), None for a stranger.
+        own: between our own devices: (our household, `intro()` sent when a link
+            opens (doc infos, our grants), `on_intro(msg)` for such messages
+            from the other device).
+        friend_info: with friends: (`intro(household)` sent when a link opens (titles
+            of the docs we share with it), `on_info(household, msg)` for a
+            friend's `DocInfo`).
     """
 
     def __init__(
         self,
         cache: DocCache,
         local_household_key: bytes,
+        net: Net,
+        *,
         access_for: AccessFor,
         grants_for: GrantsFor,
         on_effects: OnEffects,
         household_key_of: Callable[[HouseholdId], Awaitable[bytes]],
         household_of: Callable[[DeviceId], HouseholdId | None],
+        own: HouseholdHooks,
+        friend_info: FriendHooks,
     ) -> None:
         self.cache = cache
         self.local_household_key = local_household_key
         self.links: dict[DeviceId, Link] = {}
         #: doc sync messages sent to and received from peers (for /metrics)
         self.messages = {"sent": 0, "received": 0}
+        self._net = net
         self._access_for = access_for
         self._grants_for = grants_for
         self._on_effects = on_effects
         self._household_key_of = household_key_of
         self._household_of = household_of
-        self._host: IHost | None = None
-        self._me: str = ""
+        self._own = own
+        self._friend_info = friend_info
         self._nursery: trio.Nursery | None = None
-        self._own: HouseholdHooks | None = None
-        self._friend_info: FriendHooks | None = None
         self._opening: set[DeviceId] = set()  # devices with an `_outbound` loop running
-
-    def serve_own_household(
-        self,
-        household: HouseholdId,
-        intro: Callable[[], Awaitable[list[DocMessage]]],
-        on_intro: Callable[[DocMessage], Awaitable[None]],
-    ) -> None:
-        """Between our own devices: send `intro()` (doc infos, our grants) when a link
-        opens, and hand such messages from the other device to `on_intro`."""
-        self._own = (household, intro, on_intro)
-
-    def serve_friend_info(
-        self,
-        intro: Callable[[HouseholdId], Awaitable[list[DocMessage]]],
-        on_info: Callable[[HouseholdId, DocInfo], Awaitable[None]],
-    ) -> None:
-        """With friends: send `intro(household)` (titles of the docs we share with it)
-        when a link opens, and hand a friend's `DocInfo` to `on_info(household, msg)`."""
-        self._friend_info = (intro, on_info)
-
-    def attach(self, host: IHost, gate: FriendGate) -> None:
-        self._host = host
-        self._me = host.get_id().to_base58()
-        gate.serve_friends(docs_codec.PROTOCOL_ID, self._inbound)
+        net.serve_friends(docs_codec.PROTOCOL_ID, self._inbound)
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -143,9 +133,9 @@ class Replicator:
 
     async def peer_ready(self, device: DeviceId, household: HouseholdId) -> None:
         """A friend device finished hello: open the stream if it is ours to open."""
-        if self._host is None or self._nursery is None or device in self.links:
+        if self._nursery is None or device in self.links:
             return
-        if self._me < device and device not in self._opening:
+        if self._net.device < device and device not in self._opening:
             self._nursery.start_soon(self._outbound, device, household)
 
     def peer_gone(self, device: DeviceId) -> None:
@@ -158,7 +148,6 @@ class Replicator:
         restoring its friend list), so a stream that ends while the device is
         still connected is opened again after a growing pause.
         """
-        assert self._host is not None
         self._opening.add(device)
         try:
             await self._keep_open(device, household)
@@ -166,13 +155,11 @@ class Replicator:
             self._opening.discard(device)
 
     async def _keep_open(self, device: DeviceId, household: HouseholdId) -> None:
-        assert self._host is not None
-        peer = ID.from_base58(device)
         pause = 1.0
-        while self._host.get_network().get_connections(peer):
+        while self._net.connected(device):
             if device not in self.links:
                 try:
-                    stream = await self._host.new_stream(peer, [TProtocol(docs_codec.PROTOCOL_ID)])
+                    stream = await self._net.open_stream(device, docs_codec.PROTOCOL_ID)
                 except Exception as exc:
                     log.info("could not open docs stream to %s: %s", device, exc)
                 else:
@@ -180,10 +167,8 @@ class Replicator:
             await trio.sleep(pause)
             pause = min(pause * 2, 30.0)
 
-    async def _inbound(self, stream: INetStream) -> None:
-        from citizen.identity.fingerprints import household_id
-
-        device = DeviceId(stream.muxed_conn.peer_id.to_base58())
+    async def _inbound(self, stream: Stream) -> None:
+        device = remote_device(stream)
         # the gate already checked this device belongs to a friend household
         key = await self._friend_key_of_device(device)
         if key is None:
@@ -200,21 +185,21 @@ class Replicator:
         except CitizenError:
             return None
 
-    async def _serve(self, stream: INetStream, device: DeviceId, household: HouseholdId) -> None:
+    async def _serve(self, stream: Stream, device: DeviceId, household: HouseholdId) -> None:
         key = await self._household_key_of(household)
         link = Link(device, household, key, stream, DocSyncSession(self.local_household_key, key))
         old = self.links.get(device)
         self.links[device] = link
         if old is not None:
-            await _reset(old.stream)
+            await reset_quietly(old.stream)
         try:
-            own = self._own is not None and household == self._own[0]
-            if own and self._own is not None:
+            own = household == self._own[0]
+            if own:
                 await self._send(link, await self._own[1]())
             await self.refresh_access(link)
             grants = [] if own else await self._grants_for(household)
             await self._send(link, link.session.start(link.docs, grants))
-            if not own and self._friend_info is not None:
+            if not own:
                 await self._send(link, await self._friend_info[0](household))
             reader = FrameReader()
             while True:
@@ -228,10 +213,10 @@ class Replicator:
                     await self._handle(link, msg)
         except RemoteProtocolError as exc:
             log.warning("docs stream with %s closed: %s", device, exc.message)
-            await _reset(stream)
+            await reset_quietly(stream)
         except Exception as exc:
             log.info("docs stream with %s broke: %s", device, exc)
-            await _reset(stream)
+            await reset_quietly(stream)
         finally:
             if self.links.get(device) is link:
                 del self.links[device]
@@ -251,15 +236,11 @@ class Replicator:
 
     async def _handle(self, link: Link, msg: DocMessage) -> None:
         self.messages["received"] += 1
-        if (
-            self._own is not None
-            and link.household == self._own[0]
-            and isinstance(msg, DocInfo | Granted)
-        ):
+        if link.household == self._own[0] and isinstance(msg, DocInfo | Granted):
             await self._own[2](msg)
             await self.refresh_access(link)
             return
-        if isinstance(msg, DocInfo) and self._friend_info is not None:
+        if isinstance(msg, DocInfo):
             await self._friend_info[1](link.household, msg)
             return
         try:
@@ -304,11 +285,3 @@ class Replicator:
         payload = b"".join(docs_codec.encode_frame(m) for m in msgs)
         async with link.send_lock:
             await link.stream.write(payload)
-
-
-async def _reset(stream: INetStream) -> None:
-    with trio.move_on_after(2):
-        try:
-            await stream.reset()
-        except Exception as exc:
-            log.debug("reset failed: %s", exc)

@@ -23,77 +23,83 @@ from citizen.docs.session import Effects, PeerRole
 from citizen.errors import CitizenError, NotAuthorizedError, NotFoundError, UsageError
 from citizen.identity.fingerprints import household_id
 from citizen.identity.grants import Grant, Role, sign_grant, verify_grant
-from citizen.ids import DeviceId, DocId, HouseholdId, parse_doc_id
+from citizen.ids import DocId, HouseholdId, parse_doc_id
+from citizen.net.network import Net
+from citizen.net.peers import Peers
 from citizen.store.docs import DocCache, DocStore
 
 if TYPE_CHECKING:
-    from libp2p.abc import IHost
     from trio_typing import TaskStatus
-
-    from citizen.friends.service import FriendsService
-    from citizen.net.host import FriendGate
 
 log = logging.getLogger(__name__)
 
 
 class DocsService:
+    """The docs of one household: local operations, sharing, and live replication.
+
+    Serves doc replication on `net` and follows `peers` from construction on;
+    links open once `run` has started. Offline (`OfflineNetwork`, `StoredPeers`)
+    every local operation works the same; sharing asks for the network.
+
+    Args:
+        store: docs, their change logs and grants on disk.
+        cache: the live docs, shared with the local API.
+        household_key: our household public key.
+        signer: the household signing key (asked for only when signing a grant).
+        net: streams to and from devices.
+        peers: friends and our own devices, and who of them is online.
+    """
+
     def __init__(
         self,
         store: DocStore,
         cache: DocCache,
         household_key: bytes,
         signer: Callable[[], SigningKey],
+        *,
+        net: Net,
+        peers: Peers,
     ) -> None:
         self.store = store
         self.cache = cache
         self.household_key = household_key
         self.household = household_id(household_key)
         self._signer = signer
-        self.friends: FriendsService | None = None
+        self._net = net
+        self._peers = peers
         self.replicator = Replicator(
             cache,
             household_key,
+            net,
             access_for=self._access_for,
             grants_for=self._grants_for,
             on_effects=self._on_effects,
             household_key_of=self._household_key_of,
-            household_of=self._household_of,
+            household_of=peers.household_of,
+            own=(self.household, self._intro, self._on_intro),
+            friend_info=(self._titles_for, self._on_friend_info),
         )
         self._changed = trio.Event()
         self.change_counter = 0
         cache.on_local_change.append(self._local_change)
+        peers.on_peer_ready(self.replicator.peer_ready)
+        peers.on_peer_gone(self.replicator.peer_gone)
+        peers.on_friend_removed(self._friend_removed)
 
     async def _local_change(self, doc_id: DocId) -> None:
         """Any local commit (CLI, SDK, the objects index): tell listeners, push to peers."""
         self._notify()
         await self.replicator.changed(doc_id)
 
-    # -- wiring ---------------------------------------------------------------------------
-
-    def attach_network(self, host: IHost, gate: FriendGate, friends: FriendsService) -> None:
-        self.friends = friends
-        self.replicator.attach(host, gate)
-        friends.on_peer_ready(self.replicator.peer_ready)
-        friends.on_peer_gone(self.replicator.peer_gone)
-        friends.on_friend_removed(self._friend_removed)
-        self.replicator.serve_own_household(self.household, self._intro, self._on_intro)
-        self.replicator.serve_friend_info(self._titles_for, self._on_friend_info)
+    # -- running ---------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await self.replicator.run(task_status=task_status)
 
-    def _household_of(self, device: DeviceId) -> HouseholdId | None:
-        if self.friends is None:
-            return None
-        if self.friends.own is not None and self.friends.own.is_own_device(device):
-            return self.household
-        return self.friends.store.household_of(device)
-
     async def _household_key_of(self, household: HouseholdId) -> bytes:
         if household == self.household:
             return self.household_key
-        assert self.friends is not None
-        return (await self.friends.store.get(household)).household_key
+        return (await self._peers.friend(household)).household_key
 
     async def _intro(self) -> list[DocMessage]:
         """For our other devices: every doc's owner and title, and the grants we issued."""
@@ -193,12 +199,10 @@ class DocsService:
         try:
             await self.store.info(grant.doc_id)
         except NotFoundError:
-            name = ""
-            if self.friends is not None:
-                try:
-                    name = (await self.friends.store.get(grant.owner_household)).name
-                except NotFoundError:
-                    name = grant.owner_household
+            try:
+                name = (await self._peers.friend(grant.owner_household)).name
+            except NotFoundError:
+                name = grant.owner_household
             await self.store.create(grant.owner_household, f"shared by {name}", doc_id=grant.doc_id)
             log.info("opened a replica of doc %s shared by %s", grant.doc_id, name)
 
@@ -339,9 +343,9 @@ class DocsService:
                 "Only the household that owns a doc can share it.",
                 "Ask its owner to share it.",
             )
-        if self.friends is None:
+        if not self._net.online:
             raise CitizenError("Sharing needs the network.", "Run the daemon without --offline.")
-        target = await self.friends.store.resolve(friend)
+        target = await self._peers.resolve(friend)
         signed = sign_grant(self._signer(), doc_id, target.household_key, checked)
         await self.store.put_grant(_verified(signed))
         await self._push_grant(target.household, doc_id, signed)
@@ -349,9 +353,9 @@ class DocsService:
 
     async def unshare(self, doc_text: str, friend: str) -> dict[str, object]:
         doc_id = parse_doc_id(doc_text)
-        if self.friends is None:
+        if not self._net.online:
             raise CitizenError("Unsharing needs the network.", "Run the daemon without --offline.")
-        target = await self.friends.store.resolve(friend)
+        target = await self._peers.resolve(friend)
         current = await self.store.get_grant(doc_id, target.household)
         if current is None or current.revoked:
             raise NotFoundError(f"Doc {doc_id} is not shared with {target.name}.")

@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 
 import trio
-from libp2p.abc import IHost
-from libp2p.peer.id import ID
-from multiaddr import Multiaddr
 
-from citizen.errors import ConfigError
 from citizen.ids import DeviceId
-from citizen.net.rendezvous import service as rendezvous
+from citizen.net.network import Network, parse_peer_addr
 from citizen.net.rendezvous.registry import friendship_namespaces
 from citizen.store.friend_records import Friend
 
@@ -34,22 +29,21 @@ class FriendFinder:
     """Registers us and looks friends up at rendezvous points.
 
     Args:
-        host: the libp2p host.
-        addrs: our current addresses to advertise (direct and relayed).
+        net: the network (its `addrs()` are what we advertise: direct and relayed).
         points: configured public rendezvous points, as /p2p/ multiaddrs.
+
+    Raises:
+        ConfigError: a point is not a /p2p/ multiaddr.
     """
 
-    def __init__(
-        self, host: IHost, addrs: Callable[[], list[str]], points: tuple[str, ...]
-    ) -> None:
-        self.host = host
-        self._addrs = addrs
-        self.points = [_point(p) for p in points]
+    def __init__(self, net: Network, points: tuple[str, ...]) -> None:
+        self.net = net
+        self.points = [parse_peer_addr(p) for p in points]
         self._registered_addrs: list[str] = []
         self._registered_at: dict[str, float] = {}
 
-    def _all_points(self, online: list[DeviceId]) -> list[ID]:
-        points = [ID.from_base58(d) for d in online]
+    def _all_points(self, online: list[DeviceId]) -> list[DeviceId]:
+        points = list(online)
         return points + [p for p, _ in self.points if p not in points]
 
     async def lookup(self, online: list[DeviceId], friend: Friend, device: DeviceId) -> list[str]:
@@ -58,58 +52,45 @@ class FriendFinder:
             for ns in friendship_namespaces(friend.secret, time.time()):
                 try:
                     with trio.fail_after(TIMEOUT):
-                        peers, _cookie = await rendezvous.discover(self.host, point, ns)
+                        peers = await self.net.rendezvous_discover(point, ns)
                 except Exception as exc:
                     log.debug("rendezvous lookup at %s failed: %s", point, exc)
                     continue
-                for info in peers:
-                    if info.peer_id.to_base58() == device and info.addrs:
+                for found, addrs in peers:
+                    if found == device and addrs:
                         log.info("found %s at %s via rendezvous", device, point)
-                        return [str(a) for a in info.addrs]
+                        return addrs
         return []
 
     async def register_round(self, online: list[DeviceId], friends: list[Friend]) -> None:
         """Register at each point not registered at recently (all of them if we moved)."""
-        addrs = self._addrs()
+        addrs = self.net.addrs()
         if addrs != self._registered_addrs:
             self._registered_at.clear()  # our addresses changed: register everywhere again
             self._registered_addrs = addrs
         now = trio.current_time()
-        due: list[ID] = []
+        due: list[DeviceId] = []
         for device in online:
             if now - self._registered_at.get(device, -REGISTER_EVERY) >= REGISTER_EVERY:
-                due.append(ID.from_base58(device))
+                due.append(device)
         for point, addrs_of_point in self.points:
-            if now - self._registered_at.get(point.to_base58(), -REGISTER_EVERY) >= REGISTER_EVERY:
-                self.host.get_peerstore().add_addrs(point, addrs_of_point, 3600)
+            if now - self._registered_at.get(point, -REGISTER_EVERY) >= REGISTER_EVERY:
+                self.net.remember_addrs(point, addrs_of_point)
                 due.append(point)
         for point in due:
-            self._registered_at[point.to_base58()] = now
+            self._registered_at[point] = now
         if due:
             async with trio.open_nursery() as nursery:
                 for point in due:
                     nursery.start_soon(self._register_at, point, friends)
 
-    async def _register_at(self, point: ID, friends: list[Friend]) -> None:
-        addrs = [Multiaddr(a) for a in self._addrs()]
+    async def _register_at(self, point: DeviceId, friends: list[Friend]) -> None:
+        addrs = self.net.addrs()
         for friend in friends:
             for ns in friendship_namespaces(friend.secret, time.time()):
                 try:
                     with trio.fail_after(TIMEOUT):
-                        await rendezvous.register(self.host, point, ns, addrs=addrs)
+                        await self.net.rendezvous_register(point, ns, addrs)
                 except Exception as exc:
                     log.debug("rendezvous register at %s failed: %s", point, exc)
                     return
-
-
-def _point(text: str) -> tuple[ID, list[Multiaddr]]:
-    from libp2p.peer.peerinfo import info_from_p2p_addr
-
-    try:
-        info = info_from_p2p_addr(Multiaddr(text))
-    except Exception as exc:
-        raise ConfigError(
-            f"The rendezvous point {text!r} is not a multiaddr with /p2p/PEERID.",
-            "Fix network.rendezvous_points in config.toml.",
-        ) from exc
-    return info.peer_id, list(info.addrs)

@@ -14,14 +14,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
-from libp2p.abc import IHost, INetStream
-from libp2p.peer.id import ID
-from libp2p.peer.peerinfo import PeerInfo
-from multiaddr import Multiaddr
 
 from citizen.errors import (
     CertificateError,
@@ -40,9 +36,11 @@ from citizen.identity.fingerprints import household_id
 from citizen.identity.invites import Invite, decode_invite, encode_invite, new_secret
 from citizen.identity.revocation import verify_revocation
 from citizen.ids import DeviceId, HouseholdId
-from citizen.net.host import FriendGate, advertised_addrs, watch_connections
-from citizen.net.rendezvous import service as rendezvous
-from citizen.net.streams import read_frame, write_frame
+from citizen.net.backoff import Backoff
+from citizen.net.conns import remote_device
+from citizen.net.network import Network
+from citizen.net.peers import FriendRemoved, PeerGone, PeerReady
+from citizen.net.streams import Stream, read_frame, write_frame
 from citizen.store.friend_records import Friend, FriendDevice
 from citizen.store.friends import FriendStore
 from citizen.store.household import HouseholdDevice, HouseholdStore
@@ -55,20 +53,30 @@ HELLO_TIMEOUT = 15.0
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 30.0
 
-PeerCallback = Callable[[DeviceId, HouseholdId], Awaitable[None]]
-
 
 @dataclass(slots=True)
 class _Backoff:
-    delay: float = BACKOFF_MIN
+    """When to dial a device next, and how long to wait after the next failure."""
+
+    pause: Backoff = field(default_factory=lambda: Backoff(BACKOFF_MIN, BACKOFF_MAX))
     next_try: float = 0.0
 
 
 class FriendsService:
+    """Who our friends are and which of their devices (and ours) are online; a `Peers`.
+
+    Args:
+        net: the network, not necessarily listening yet.
+        store: the trust store.
+        me: what pairing and hello say about us.
+        serve_rendezvous: serve the rendezvous protocol to friends.
+        rendezvous_points: public rendezvous points from config, as /p2p/ multiaddrs.
+        household: our own devices (None: accept no other household device).
+    """
+
     def __init__(
         self,
-        host: IHost,
-        gate: FriendGate,
+        net: Network,
         store: FriendStore,
         me: Me,
         *,
@@ -76,8 +84,7 @@ class FriendsService:
         rendezvous_points: tuple[str, ...] = (),
         household: HouseholdStore | None = None,
     ) -> None:
-        self.host = host
-        self.gate = gate
+        self.net = net
         self.store = store
         self.me = me
         self.household = household_id(me.household_key)
@@ -86,49 +93,51 @@ class FriendsService:
         self.online: dict[DeviceId, HouseholdId] = {}
         #: connected devices of our own household
         self.own_online: set[DeviceId] = set()
-        self._ready_callbacks: list[PeerCallback] = []
-        self._gone_callbacks: list[Callable[[DeviceId], None]] = []
-        self._removed_callbacks: list[Callable[[HouseholdId], Awaitable[None]]] = []
+        self._ready_callbacks: list[PeerReady] = []
+        self._gone_callbacks: list[PeerGone] = []
+        self._removed_callbacks: list[FriendRemoved] = []
         self._backoff: dict[DeviceId, _Backoff] = {}
         self._nursery: trio.Nursery | None = None
         self._wake = trio.Event()
-        self.finder = FriendFinder(host, lambda: self._addrs(), rendezvous_points)
-        self._addrs: Callable[[], list[str]] = lambda: advertised_addrs(host)
-        self._connect: Callable[[ID, list[str]], Awaitable[object]] | None = None
-        self._kind: Callable[[ID], str | None] = lambda _peer: None
+        self.finder = FriendFinder(net, rendezvous_points)
         #: devices on our recovery sheet: trusted for hello and backups until we recover
         self.recovery_peers: set[str] = set()
-        gate.serve_anyone(pair_codec.PAIR_PROTOCOL, self._handle_pair)
-        gate.serve_anyone(pair_codec.HELLO_PROTOCOL, self._handle_hello)
+        net.serve_anyone(pair_codec.PAIR_PROTOCOL, self._handle_pair)
+        net.serve_anyone(pair_codec.HELLO_PROTOCOL, self._handle_hello)
         if serve_rendezvous:
-            self.rendezvous_server = rendezvous.RendezvousServer()
-            gate.serve_friends(rendezvous.PROTOCOL_ID, self.rendezvous_server.handle_stream)
-        watch_connections(host, self._on_connected, self._on_disconnected)
+            self.rendezvous_server = net.serve_rendezvous()
+        net.watch(self._on_connected, self._on_disconnected)
 
-    # -- wiring for other services --------------------------------------------------------
+    # -- Peers: what other features ask and hear --------------------------------------------
 
-    def on_peer_ready(self, callback: PeerCallback) -> None:
+    def household_of(self, device: str) -> HouseholdId | None:
+        """Ours for an own device, a friend's for a friend's device, else None."""
+        if self.own is not None and self.own.is_own_device(device):
+            return self.household
+        return self.store.household_of(device)
+
+    async def friend(self, household: HouseholdId) -> Friend:
+        return await self.store.get(household)
+
+    async def friends(self) -> list[Friend]:
+        return await self.store.list()
+
+    async def resolve(self, name_or_id: str) -> Friend:
+        return await self.store.resolve(name_or_id)
+
+    def on_peer_ready(self, callback: PeerReady) -> None:
         """Call `callback(device, household)` each time a friend device completes hello."""
         self._ready_callbacks.append(callback)
 
-    def on_peer_gone(self, callback: Callable[[DeviceId], None]) -> None:
+    def on_peer_gone(self, callback: PeerGone) -> None:
         self._gone_callbacks.append(callback)
 
-    def use_reachability(
-        self,
-        addrs: Callable[[], list[str]],
-        connect: Callable[[ID, list[str]], Awaitable[object]],
-        kind: Callable[[ID], str | None],
-    ) -> None:
-        """Advertise `addrs()` (direct and relayed), dial with `connect`, report `kind`."""
-        self._addrs, self._connect, self._kind = addrs, connect, kind
-
-    def on_friend_removed(self, callback: Callable[[HouseholdId], Awaitable[None]]) -> None:
+    def on_friend_removed(self, callback: FriendRemoved) -> None:
         """Call `await callback(household)` after a friend is removed (drop grants, repair)."""
         self._removed_callbacks.append(callback)
 
-    def is_trusted(self, peer: ID) -> bool:
-        device = peer.to_base58()
+    def is_trusted(self, device: str) -> bool:
+        """Whether `device` is one of ours, a friend's, or on our recovery sheet (not revoked)."""
         if self.own is not None and self.own.is_revoked(device):
             return False
         return (
@@ -144,7 +153,7 @@ class FriendsService:
     async def rehello_all(self) -> None:
         """Say hello again to every connected device (to pass on a new revocation)."""
         for device in [*self.online, *self.own_online]:
-            self._nursery_start(self._hello_outbound, ID.from_base58(device))
+            self._nursery_start(self._hello_outbound, device)
 
     async def connect_recovery_peer(self, device: str, addrs: list[str]) -> None:
         """Dial a device from the recovery sheet and present our certificate to it.
@@ -152,10 +161,9 @@ class FriendsService:
         Raises:
             UnreachableError: it cannot be reached or refused our hello.
         """
-        peer = ID.from_base58(device)
-        if not self.host.get_network().get_connections(peer):
-            await self._dial(peer, addrs)
-        if not await self._hello_outbound(peer):
+        if not self.net.connected(device):
+            await self.net.dial(device, addrs)
+        if not await self._hello_outbound(device):
             raise UnreachableError(f"Recovery peer {device} refused our certificate.")
 
     def count(self) -> int:
@@ -170,27 +178,26 @@ class FriendsService:
             nursery.start_soon(self._dial_loop)
             nursery.start_soon(self._register_loop)
 
-    def _on_connected(self, peer: ID) -> None:
-        if self._nursery is not None and not self.is_trusted(peer):
-            self._nursery.start_soon(self._expel_if_still_stranger, peer)
+    def _on_connected(self, device: DeviceId) -> None:
+        if self._nursery is not None and not self.is_trusted(device):
+            self._nursery.start_soon(self._expel_if_still_stranger, device)
 
-    def _on_disconnected(self, peer: ID) -> None:
-        device = DeviceId(peer.to_base58())
-        if device in self.own_online and not self.host.get_network().get_connections(peer):
+    def _on_disconnected(self, device: DeviceId) -> None:
+        if device in self.own_online and not self.net.connected(device):
             self.own_online.discard(device)
             for callback in self._gone_callbacks:
                 callback(device)
-        if device in self.online and not self.host.get_network().get_connections(peer):
+        if device in self.online and not self.net.connected(device):
             del self.online[device]
             for callback in self._gone_callbacks:
                 callback(device)
             self._wake.set()
 
-    async def _expel_if_still_stranger(self, peer: ID) -> None:
+    async def _expel_if_still_stranger(self, device: DeviceId) -> None:
         await trio.sleep(STRANGER_GRACE)
-        if not self.is_trusted(peer):
-            await self.gate.disconnect(
-                peer, "a stranger neither paired nor presented a certificate"
+        if not self.is_trusted(device):
+            await self.net.disconnect(
+                device, "a stranger neither paired nor presented a certificate"
             )
 
     # -- invites and pairing ---------------------------------------------------------------
@@ -201,7 +208,7 @@ class FriendsService:
         invite = Invite(
             household_key=self.me.household_key,
             peer=self.me.device,
-            addrs=tuple(self._addrs()),
+            addrs=tuple(self.net.addrs()),
             secret=secret,
             expires=expires,
             name=self.me.household_name,
@@ -222,8 +229,8 @@ class FriendsService:
             "sas": friend.sas.split(),
         }
 
-    async def _handle_pair(self, stream: INetStream) -> None:
-        peer = stream.muxed_conn.peer_id
+    async def _handle_pair(self, stream: Stream) -> None:
+        peer = remote_device(stream)
         try:
             with trio.fail_after(HELLO_TIMEOUT):
                 msg = pair_codec.decode(await read_frame(stream, pair_codec.MAX_FRAME))
@@ -231,7 +238,7 @@ class FriendsService:
                     raise RemoteProtocolError("expected a pairing request")
                 pending = await self.store.find_invite(msg.invite_id, int(time.time()))
                 friend, accept = check_request(
-                    msg, invite_secret=pending.secret, me=self.me, peer=peer.to_base58()
+                    msg, invite_secret=pending.secret, me=self.me, peer=peer
                 )
                 await self.store.add_friend_consuming_invite(friend_row(friend), msg.invite_id)
                 await write_frame(stream, pair_codec.encode(accept))
@@ -249,7 +256,7 @@ class FriendsService:
                 except Exception as write_exc:
                     log.debug("could not send the refusal: %s", write_exc)
             if not self.is_trusted(peer):
-                await self.gate.disconnect(peer, f"pairing refused: {message}")
+                await self.net.disconnect(peer, f"pairing refused: {message}")
         except Exception as exc:  # transport failures: the peer went away
             log.info("pairing with %s broke: %s", peer, exc)
 
@@ -268,11 +275,11 @@ class FriendsService:
                 "This invite is from your own household.",
                 "Give it to a friend's household; to add a device use `citizen device add`.",
             )
-        peer = ID.from_base58(invite.peer)
-        await self._dial(peer, list(invite.addrs))
+        peer = invite.peer
+        await self.net.dial(peer, list(invite.addrs))
         try:
             with trio.fail_after(HELLO_TIMEOUT):
-                stream = await self.host.new_stream(peer, [pair_codec.PAIR_PROTOCOL])  # type: ignore[list-item]
+                stream = await self.net.open_stream(peer, pair_codec.PAIR_PROTOCOL)
                 await write_frame(stream, pair_codec.encode(make_request(invite, self.me)))
                 reply = pair_codec.decode(await read_frame(stream, pair_codec.MAX_FRAME))
         except trio.TooSlowError as exc:
@@ -285,7 +292,7 @@ class FriendsService:
             ) from exc
         match reply:
             case pair_codec.PairAccept():
-                friend = check_accept(reply, invite=invite, me=self.me, peer=peer.to_base58())
+                friend = check_accept(reply, invite=invite, me=self.me, peer=peer)
             case pair_codec.PairReject(message=message):
                 raise InviteError(f"The inviting household refused: {message}")
             case _:
@@ -303,12 +310,13 @@ class FriendsService:
         revoked: tuple[bytes, ...] = ()
         if self.own is not None:
             revoked = tuple((await self.own.revocations(self.household))[-pair_codec.MAX_REVOKED :])
-        return pair_codec.Hello(self.me.cert, self.me.household_name, tuple(self._addrs()), revoked)
+        return pair_codec.Hello(
+            self.me.cert, self.me.household_name, tuple(self.net.addrs()), revoked
+        )
 
-    async def _accept_hello(self, peer: ID, msg: pair_codec.Message) -> HouseholdId:
+    async def _accept_hello(self, device: DeviceId, msg: pair_codec.Message) -> HouseholdId:
         if not isinstance(msg, pair_codec.Hello):
             raise RemoteProtocolError("expected hello")
-        device = DeviceId(peer.to_base58())
         try:
             cert = verify_certificate_for(msg.cert, household_key=None, device=device)
         except CertificateError as exc:
@@ -364,10 +372,10 @@ class FriendsService:
             log.info("device %s of %s is revoked", revocation.device, revocation.household)
             if revocation.household != self.household:
                 await self.store.forget_device(revocation.device)
-            await self.gate.disconnect(ID.from_base58(revocation.device), "device revoked")
+            await self.net.disconnect(revocation.device, "device revoked")
 
-    async def _handle_hello(self, stream: INetStream) -> None:
-        peer = stream.muxed_conn.peer_id
+    async def _handle_hello(self, stream: Stream) -> None:
+        peer = remote_device(stream)
         try:
             with trio.fail_after(HELLO_TIMEOUT):
                 msg = pair_codec.decode(await read_frame(stream, pair_codec.MAX_FRAME))
@@ -376,52 +384,26 @@ class FriendsService:
                 await stream.close()
         except (CitizenError, trio.TooSlowError) as exc:
             why = exc.message if isinstance(exc, CitizenError) else "hello timed out"
-            await self.gate.disconnect(peer, f"hello refused: {why}")
+            await self.net.disconnect(peer, f"hello refused: {why}")
             return
         except Exception as exc:
             log.debug("hello from %s broke: %s", peer, exc)
             return
-        await self._drop_replaced_connections(peer, stream.muxed_conn)
+        await self.net.close_replaced_connections(peer, stream)
         await self._ready(peer, household)
 
-    async def _drop_replaced_connections(self, peer: ID, hello_muxer: object) -> None:
-        """Close the other direct connections `peer` dialed to us than the one its hello came on.
-
-        A device dials and says hello when it has lost its connection to us; if it
-        lost it because its address changed (a NAT router re-addressed at night),
-        our side of the old connection only sends into the void and would take
-        TCP's retransmission timeout (many minutes) to notice, while the swarm
-        keeps opening streams on it.
-        """
-        for conn in list(self.host.get_network().get_connections(peer)):
-            if conn.muxed_conn is hello_muxer:
-                continue
-            if getattr(getattr(conn, "direction", None), "name", "") != "INBOUND":
-                continue
-            try:
-                addrs = [str(a) for a in conn.get_transport_addresses()]
-            except Exception:
-                addrs = []
-            if any("/p2p-circuit" in a for a in addrs):
-                continue
-            log.info("closing %s's older connection it replaced", peer)
-            with trio.move_on_after(2):
-                try:
-                    await conn.close()
-                except Exception as exc:
-                    log.debug("closing the replaced connection to %s: %s", peer, exc)
-
-    async def _hello_outbound(self, peer: ID) -> bool:
+    async def _hello_outbound(self, peer: str) -> bool:
+        peer = DeviceId(peer)
         try:
             with trio.fail_after(HELLO_TIMEOUT):
-                stream = await self.host.new_stream(peer, [pair_codec.HELLO_PROTOCOL])  # type: ignore[list-item]
+                stream = await self.net.open_stream(peer, pair_codec.HELLO_PROTOCOL)
                 await write_frame(stream, pair_codec.encode(await self._hello()))
                 msg = pair_codec.decode(await read_frame(stream, pair_codec.MAX_FRAME))
                 household = await self._accept_hello(peer, msg)
         except (CitizenError, trio.TooSlowError) as exc:
             why = exc.message if isinstance(exc, CitizenError) else "hello timed out"
             log.info("hello to %s failed: %s", peer, why)
-            await self.gate.disconnect(peer, f"hello failed: {why}")
+            await self.net.disconnect(peer, f"hello failed: {why}")
             return False
         except Exception as exc:
             log.info("hello to %s broke: %s", peer, exc)
@@ -429,8 +411,7 @@ class FriendsService:
         await self._ready(peer, household)
         return True
 
-    async def _ready(self, peer: ID, household: HouseholdId) -> None:
-        device = DeviceId(peer.to_base58())
+    async def _ready(self, device: DeviceId, household: HouseholdId) -> None:
         if household == self.household:
             if device not in self.own_online:
                 self.own_online.add(device)
@@ -450,27 +431,6 @@ class FriendsService:
             self._wake.set()
 
     # -- dialing ------------------------------------------------------------------------
-
-    async def _dial(self, peer: ID, addrs: list[str]) -> None:
-        maddrs = []
-        for a in addrs:
-            try:
-                maddrs.append(Multiaddr(a))
-            except Exception:
-                log.debug("skipping bad address %r", a)
-        if not maddrs:
-            raise UnreachableError(f"No usable address for {peer}.")
-        if self._connect is not None:
-            await self._connect(peer, addrs)  # raises UnreachableError itself
-            return
-        try:
-            with trio.fail_after(DIAL_TIMEOUT):
-                await self.host.connect(PeerInfo(peer, maddrs))
-        except Exception as exc:
-            raise UnreachableError(
-                f"Could not reach {peer} at {', '.join(addrs)}: {exc}",
-                "Check that the other daemon runs and both are online.",
-            ) from exc
 
     async def _dial_loop(self) -> None:
         while True:
@@ -500,36 +460,33 @@ class FriendsService:
         self._nursery.start_soon(fn, *args)
 
     async def _try_device(self, friend: Friend, device: FriendDevice, backoff: _Backoff) -> None:
-        backoff.next_try = trio.current_time() + backoff.delay + DIAL_TIMEOUT
-        backoff.delay = min(backoff.delay * 2, BACKOFF_MAX)
-        peer = ID.from_base58(device.device)
+        # this attempt may take DIAL_TIMEOUT; a failure then waits the doubled pause
+        backoff.next_try = trio.current_time() + backoff.pause.failed() + DIAL_TIMEOUT
+        peer = device.device
         addrs = list(device.addrs)
+        addrs += [a for a in self.net.known_addrs(peer) if a not in addrs]
         try:
-            addrs += [str(a) for a in self.host.get_peerstore().addrs(peer) if str(a) not in addrs]
-        except Exception:
-            pass  # the peerstore has no entry (yet)
-        try:
-            await self._dial(peer, addrs)
+            await self.net.dial(peer, addrs)
         except UnreachableError:
             found = await self.finder.lookup(list(self.online), friend, device.device)
             if not found:
-                backoff.next_try = trio.current_time() + backoff.delay
+                backoff.next_try = trio.current_time() + backoff.pause.delay
                 return
             try:
-                await self._dial(peer, found)
+                await self.net.dial(peer, found)
             except UnreachableError:
-                backoff.next_try = trio.current_time() + backoff.delay
+                backoff.next_try = trio.current_time() + backoff.pause.delay
                 return
         await self._hello_outbound(peer)
 
     async def _try_own_device(self, device: HouseholdDevice, backoff: _Backoff) -> None:
-        backoff.next_try = trio.current_time() + backoff.delay + DIAL_TIMEOUT
-        backoff.delay = min(backoff.delay * 2, BACKOFF_MAX)
-        peer = ID.from_base58(device.device)
+        # this attempt may take DIAL_TIMEOUT; a failure then waits the doubled pause
+        backoff.next_try = trio.current_time() + backoff.pause.failed() + DIAL_TIMEOUT
+        peer = device.device
         try:
-            await self._dial(peer, list(device.addrs))
+            await self.net.dial(peer, list(device.addrs))
         except UnreachableError:
-            backoff.next_try = trio.current_time() + backoff.delay
+            backoff.next_try = trio.current_time() + backoff.pause.delay
             return
         await self._hello_outbound(peer)
 
@@ -542,9 +499,7 @@ class FriendsService:
     # -- listing and removal -----------------------------------------------------------
 
     async def list_json(self) -> list[dict[str, object]]:
-        def kind(device: DeviceId) -> str | None:
-            return self._kind(ID.from_base58(device))
-
+        kind = self.net.connection_kind
         return [friend_json(f, self.online, kind) for f in await self.store.list()]
 
     async def remove(self, name_or_id: str) -> dict[str, object]:
@@ -557,7 +512,7 @@ class FriendsService:
         """After a friend left the store (here or on another own device): disconnect, tell all."""
         for device in devices:
             self.online.pop(device, None)
-            await self.gate.disconnect(ID.from_base58(device), "friend removed")
+            await self.net.disconnect(device, "friend removed")
             for callback in self._gone_callbacks:
                 callback(device)
         for removed in self._removed_callbacks:

@@ -18,54 +18,73 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import trio
-from libp2p.abc import IHost, INetStream
-from libp2p.custom_types import TProtocol
-from libp2p.peer.id import ID
 
 from citizen.errors import CitizenError, NotAuthorizedError, RemoteProtocolError
 from citizen.household import friend_list_codec as hfc
 from citizen.identity.certs import verify_certificate_for
 from citizen.ids import DeviceId, HouseholdId
-from citizen.net.host import FriendGate
-from citizen.net.streams import read_frame, write_frame
+from citizen.net.conns import remote_device
+from citizen.net.network import Net
+from citizen.net.peers import Peers
+from citizen.net.streams import Stream, read_frame, write_frame
 from citizen.store.friend_merge import Entry, check_entries
 from citizen.store.friend_sync import FriendSync
+from citizen.store.friends import FriendStore
+from citizen.store.household import HouseholdStore
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
-
-    from citizen.friends.service import FriendsService
 
 log = logging.getLogger(__name__)
 
 TIMEOUT = 30.0
 
 
+class Forgetting(Protocol):
+    """What `citizen friends remove` does after the store (the friends service does it)."""
+
+    async def forget(self, household: HouseholdId, devices: list[DeviceId]) -> None: ...
+
+
 class HouseholdFriendsService:
     """Swaps and merges friend lists with the household's other devices.
 
     Args:
-        host: the libp2p host (to open streams).
-        gate: serves the protocol to trusted peers; the handler narrows it to ours.
-        friends: the friends service (own devices online, wake, forget, the store).
+        net: opens streams; serves the protocol to trusted peers (the handler narrows it).
+        peers: own devices online, our household, waking the dialer.
+        forgetting: disconnects a friend removed on another device and tells everyone.
         sync: the household-shared view of the trust store.
+        store: the trust store (its change hook pushes our list; reloaded after a merge).
+        own: our devices, to check that a peer is one of them.
+        household_key: our household public key.
     """
 
     def __init__(
-        self, host: IHost, gate: FriendGate, friends: FriendsService, sync: FriendSync
+        self,
+        net: Net,
+        peers: Peers,
+        forgetting: Forgetting,
+        sync: FriendSync,
+        *,
+        store: FriendStore,
+        own: HouseholdStore,
+        household_key: bytes,
     ) -> None:
-        self._host = host
-        self._friends = friends
+        self._net = net
+        self._peers = peers
+        self._forgetting = forgetting
         self._sync = sync
-        self._household_key = friends.me.household_key
+        self._store = store
+        self._own = own
+        self._household_key = household_key
         self._nursery: trio.Nursery | None = None
         self._push = trio.Event()
-        gate.serve_friends(hfc.PROTOCOL, self._handle)
-        friends.on_peer_ready(self._peer_ready)
-        friends.store.on_change.append(self.push_soon)
+        net.serve_friends(hfc.PROTOCOL, self._handle)
+        peers.on_peer_ready(self._peer_ready)
+        store.on_change.append(self.push_soon)
 
     def push_soon(self) -> None:
         """Send our list to every device of ours online (a local change happened)."""
@@ -78,11 +97,11 @@ class HouseholdFriendsService:
             while True:
                 await self._push.wait()
                 self._push = trio.Event()
-                for device in list(self._friends.own_online):
+                for device in list(self._peers.own_online):
                     nursery.start_soon(self._exchange, device)
 
     async def _peer_ready(self, device: DeviceId, household: HouseholdId) -> None:
-        if household != self._friends.household:
+        if household != self._peers.household:
             # a friend's device said hello: our other devices learn where we saw it
             self.push_soon()
         elif self._nursery is not None:
@@ -90,8 +109,8 @@ class HouseholdFriendsService:
 
     async def _own_device(self, device: str) -> bool:
         """Whether `device` is ours: known, not revoked, its certificate signed by our key."""
-        own = self._friends.own
-        if own is None or not own.is_own_device(device):
+        own = self._own
+        if not own.is_own_device(device):
             return False
         try:
             stored = await own.get(device)
@@ -109,8 +128,8 @@ class HouseholdFriendsService:
 
     # -- both directions -------------------------------------------------------------
 
-    async def _handle(self, stream: INetStream) -> None:
-        peer = DeviceId(stream.muxed_conn.peer_id.to_base58())
+    async def _handle(self, stream: Stream) -> None:
+        peer = remote_device(stream)
         if not await self._own_device(peer):
             # a friend's device: trusted by the gate, but not with our friend list
             log.info("refused household friend list from %s: not our device", peer)
@@ -139,8 +158,7 @@ class HouseholdFriendsService:
             return
         try:
             with trio.fail_after(TIMEOUT):
-                peer = ID.from_base58(device)
-                stream = await self._host.new_stream(peer, [TProtocol(hfc.PROTOCOL)])
+                stream = await self._net.open_stream(device, hfc.PROTOCOL)
                 await write_frame(stream, hfc.encode(await self._list()))
                 reply = hfc.decode(await read_frame(stream, hfc.MAX_FRAME))
                 await stream.close()
@@ -163,15 +181,14 @@ class HouseholdFriendsService:
         now_ms = int(time.time() * 1000)
         # one signature per device certificate: off the trio thread
         await trio.to_thread.run_sync(
-            lambda: check_entries(entries, ours=self._friends.household, now_ms=now_ms)
+            lambda: check_entries(entries, ours=self._peers.household, now_ms=now_ms)
         )
 
     async def _merge(self, source: DeviceId, msg: hfc.FriendList) -> None:
         merged = await self._sync.merge((*msg.friends, *msg.removed))
         if not merged.writes:
             return
-        friends = self._friends
-        await friends.store.load()  # the gate's mirror of who is trusted
+        await self._store.load()  # the gate's mirror of who is trusted
         log.info(
             "merged friend list from %s: %d changed, %d added, %d removed",
             source,
@@ -180,16 +197,16 @@ class HouseholdFriendsService:
             len(merged.removed),
         )
         for gone in merged.removed:
-            await friends.forget(
+            await self._forgetting.forget(
                 HouseholdId(gone.household), [DeviceId(d.device) for d in gone.devices]
             )
-        friends.wake()
+        self._peers.wake()
         if self._nursery is not None:
-            for device in friends.own_online - {source}:
+            for device in self._peers.own_online - {source}:
                 self._nursery.start_soon(self._exchange, device)
 
 
-async def _send_refusal(stream: INetStream, message: str) -> None:
+async def _send_refusal(stream: Stream, message: str) -> None:
     with trio.move_on_after(2):
         try:
             await write_frame(stream, hfc.encode(hfc.Refused(message[:1024])))

@@ -13,13 +13,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import trio
-from libp2p.abc import IHost, INetStream
-from libp2p.custom_types import TProtocol
-from libp2p.peer.id import ID
-from multiaddr import Multiaddr
 from nacl.signing import SigningKey
 
 from citizen.errors import CitizenError, InviteError, NotAuthorizedError, UnreachableError
@@ -29,22 +25,41 @@ from citizen.identity.fingerprints import device_id
 from citizen.identity.invites import Invite, Transcript, decode_invite, encode_invite, new_secret
 from citizen.identity.revocation import sign_revocation
 from citizen.ids import DeviceId
-from citizen.net.host import FriendGate, advertised_addrs
-from citizen.net.streams import read_frame, write_frame
+from citizen.net.conns import remote_device
+from citizen.net.network import Net, open_one_stream
+from citizen.net.peers import Peers
+from citizen.net.streams import Stream, read_frame, write_frame
 from citizen.store.backup_state import HouseholdState, encode_state
 from citizen.store.backups import friend_states
 from citizen.store.friends import FriendStore
 from citizen.store.household import HouseholdDevice, HouseholdStore
-
-if TYPE_CHECKING:
-    from citizen.friends.service import FriendsService
 
 log = logging.getLogger(__name__)
 
 TIMEOUT = 20.0
 
 
+class Hellos(Protocol):
+    """Saying hello again to every connected device (the friends service does)."""
+
+    async def rehello_all(self) -> None: ...
+
+
 class HouseholdService:
+    """Enrolling devices into this household, listing them, revoking them.
+
+    Args:
+        store: our devices and everyone's revocations.
+        invites: the trust store, which keeps enrollment codes like friend invites.
+        cert: this device's certificate.
+        household_name: shown to a joining device.
+        signer: the household key (only the device that holds it enrolls and revokes).
+        holds_key: whether this device holds the household key.
+        net: the network (offline: enrolling is refused).
+        peers: who of our devices is online.
+        hellos: passes a new revocation on at once (None offline).
+    """
+
     def __init__(
         self,
         store: HouseholdStore,
@@ -53,6 +68,10 @@ class HouseholdService:
         household_name: str,
         signer: Callable[[], SigningKey],
         holds_key: bool,
+        *,
+        net: Net,
+        peers: Peers,
+        hellos: Hellos | None,
     ) -> None:
         self.store = store
         self.invites = invites
@@ -60,28 +79,23 @@ class HouseholdService:
         self.household_name = household_name
         self._signer = signer
         self.holds_key = holds_key
-        self.host: IHost | None = None
-        self.gate: FriendGate | None = None
-        self.friends: FriendsService | None = None
-
-    def attach_network(self, host: IHost, gate: FriendGate, friends: FriendsService) -> None:
-        self.host = host
-        self.gate = gate
-        self.friends = friends
-        gate.serve_anyone(ec.PROTOCOL, self._handle_enroll)
+        self.net = net
+        self.peers = peers
+        self.hellos = hellos
+        net.serve_anyone(ec.PROTOCOL, self._handle_enroll)
 
     # -- enrolling (the key-holding device) ---------------------------------------------
 
     async def create_enrollment(self, expires_in: int) -> dict[str, object]:
         self._signer()  # fails clearly on a device without the household key
-        if self.host is None:
+        if not self.net.online:
             raise CitizenError("Adding a device needs the network.", "Run without --offline.")
         secret = new_secret()
         expires = int(time.time()) + expires_in
         invite = Invite(
             self.cert.household_key,
             self.cert.device,
-            tuple(advertised_addrs(self.host)),
+            tuple(self.net.listen_addrs()),
             secret,
             expires,
             self.household_name,
@@ -90,8 +104,8 @@ class HouseholdService:
         await self.invites.add_invite(invite.invite_id, secret, expires, kind="enroll")
         return {"code": encode_invite(invite), "expires": expires, "invite_id": invite.invite_id}
 
-    async def _handle_enroll(self, stream: INetStream) -> None:
-        peer = stream.muxed_conn.peer_id.to_base58()
+    async def _handle_enroll(self, stream: Stream) -> None:
+        peer = remote_device(stream)
         try:
             with trio.fail_after(TIMEOUT):
                 msg = ec.decode(await read_frame(stream, ec.MAX_FRAME))
@@ -127,13 +141,12 @@ class HouseholdService:
         await self.invites.consume_invite(msg.invite_id, peer)
         await self.store.add(HouseholdDevice(cert.device, msg.name, cert.raw, (), None, False))
         log.info("enrolled device %s (%s)", cert.device, msg.name)
-        assert self.host is not None
         devices = [
             ec.KnownDevice(
                 self.cert.device,
                 self.cert.name,
                 self.cert.raw,
-                tuple(advertised_addrs(self.host)),
+                tuple(self.net.listen_addrs()),
                 True,
             )
         ]
@@ -156,7 +169,7 @@ class HouseholdService:
     # -- listing and revoking -------------------------------------------------------------
 
     async def list_devices(self) -> list[dict[str, object]]:
-        online = self.friends.own_online if self.friends is not None else set()
+        online = self.peers.own_online
         out: list[dict[str, object]] = [
             {
                 "device": self.cert.device,
@@ -187,10 +200,9 @@ class HouseholdService:
         cert = verify_certificate_for(device.cert, household_key=None, device=device.device)
         revocation = sign_revocation(key, cert.device_key)
         await self.store.revoke(device.device, revocation.household, revocation.raw)
-        if self.gate is not None:
-            await self.gate.disconnect(ID.from_base58(device.device), "device revoked")
-        if self.friends is not None:
-            await self.friends.rehello_all()
+        await self.net.disconnect(device.device, "device revoked")
+        if self.hellos is not None:
+            await self.hellos.rehello_all()
         return {"device": device.device, "name": device.name, "revoked": True}
 
 
@@ -199,16 +211,12 @@ async def join_household(
 ) -> tuple[ec.EnrollAccept, Invite]:
     """The new device's side: dial the inviting device and get a certificate.
 
-    Runs a short-lived libp2p host keyed by the new device key.
+    Dials from a short-lived host keyed by the new device key.
 
     Raises:
         InviteError: garbled, expired or refused code.
         UnreachableError: the inviting device could not be reached.
     """
-    from libp2p.peer.peerinfo import PeerInfo
-
-    from citizen.net.host import new_host
-
     invite = decode_invite(code)
     if invite.kind != "enroll":
         raise InviteError(
@@ -219,7 +227,6 @@ async def join_household(
     if invite.expires <= time.time():
         raise InviteError("This device code has expired.", "Make a new one: citizen device add.")
     me = device_id(bytes(device_key.verify_key))
-    host = new_host(bytes(device_key), ["/ip4/0.0.0.0/tcp/0"])
     transcript = Transcript(
         invite.invite_id, invite.peer, me, invite.household_key, bytes(device_key.verify_key)
     )
@@ -229,12 +236,10 @@ async def join_household(
         device_name,
         transcript.mac(invite.secret, "enroll"),
     )
-    async with host.run([Multiaddr("/ip4/0.0.0.0/tcp/0")]):
-        peer = ID.from_base58(invite.peer)
+    seed, addrs = bytes(device_key), list(invite.addrs)
+    async with open_one_stream(seed, invite.peer, addrs, ec.PROTOCOL, TIMEOUT) as stream:
         try:
             with trio.fail_after(TIMEOUT):
-                await host.connect(PeerInfo(peer, [Multiaddr(a) for a in invite.addrs]))
-                stream = await host.new_stream(peer, [TProtocol(ec.PROTOCOL)])
                 await write_frame(stream, ec.encode(request))
                 reply = ec.decode(await read_frame(stream, ec.MAX_FRAME))
         except CitizenError:

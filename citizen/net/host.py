@@ -31,6 +31,8 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from multiaddr import Multiaddr
 
+from citizen.net.conns import reset_quietly
+
 log = logging.getLogger(__name__)
 
 StreamHandler = Callable[[INetStream], Awaitable[None]]
@@ -156,12 +158,12 @@ class FriendGate:
             )
         except Exception as exc:
             log.debug("stream from %s refused during negotiation: %s", peer, exc)
-            await _reset(stream)
+            await reset_quietly(stream)
             if not trusted:
                 await self.disconnect(peer, "stranger asked for a protocol it may not use")
             return
         if protocol is None or handler is None:
-            await _reset(stream)
+            await reset_quietly(stream)
             return
         stream.set_protocol(protocol)
         await handler(stream)
@@ -175,14 +177,6 @@ class FriendGate:
                 await self._host.disconnect(peer)
             except Exception as exc:
                 log.debug("disconnect %s failed: %s", peer, exc)
-
-
-async def _reset(stream: INetStream) -> None:
-    with trio.move_on_after(2):
-        try:
-            await stream.reset()
-        except Exception as exc:
-            log.debug("reset failed: %s", exc)
 
 
 class _ConnectionWatcher(INotifee):

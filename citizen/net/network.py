@@ -11,7 +11,8 @@ surface, serving nothing and reaching no one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 import trio
@@ -24,7 +25,8 @@ from citizen.errors import ConfigError, UnreachableError
 from citizen.ids import DeviceId
 from citizen.net import conns
 from citizen.net.conns import Kind
-from citizen.net.host import FriendGate, advertised_addrs, watch_connections
+from citizen.net.host import FriendGate, advertised_addrs, new_host, watch_connections
+from citizen.net.rendezvous import service as rendezvous
 from citizen.net.streams import Stream
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,16 @@ class Network:
 
     online = True
 
+    @asynccontextmanager
+    async def listening(self, listen: Iterable[str]) -> AsyncIterator[list[str]]:
+        """Listen on `listen` for the block; yields our advertised addresses.
+
+        Raises:
+            OSError: a listen address is taken or not ours.
+        """
+        async with self.host.run([Multiaddr(a) for a in listen]):
+            yield advertised_addrs(self.host)
+
     # -- serving ----------------------------------------------------------------------------
 
     def serve_friends(self, protocol: str, handler: Handler) -> None:
@@ -90,6 +102,10 @@ class Network:
     def addrs(self) -> list[str]:
         """Every address a friend should try for us (direct, mapped and relayed)."""
         return self._addrs()
+
+    def listen_addrs(self) -> list[str]:
+        """Our own listen addresses only (wildcards expanded), as a device on the LAN dials."""
+        return advertised_addrs(self.host)
 
     def known_addrs(self, device: str) -> list[str]:
         """Addresses the host heard of for `device` (mDNS, identify), besides what we store."""
@@ -137,6 +153,32 @@ class Network:
     async def disconnect(self, device: str, why: str) -> None:
         """Close every connection to `device`, saying why in the log."""
         await self.gate.disconnect(conns.peer_id(device), why)
+
+    # -- rendezvous (friends' Pis serve it to each other) ---------------------------------
+
+    def serve_rendezvous(self) -> rendezvous.RendezvousServer:
+        """Serve the rendezvous protocol to friends; the server keeps the registrations."""
+        server = rendezvous.RendezvousServer()
+        self.gate.serve_friends(rendezvous.PROTOCOL_ID, server.handle_stream)
+        return server
+
+    async def rendezvous_discover(self, point: str, ns: str) -> list[tuple[DeviceId, list[str]]]:
+        """Who is registered under `ns` at `point`, with their verified addresses.
+
+        Raises:
+            CitizenError: the point refused, could not be reached or answered garbage.
+        """
+        peers, _cookie = await rendezvous.discover(self.host, conns.peer_id(point), ns)
+        return [(DeviceId(i.peer_id.to_base58()), [str(a) for a in i.addrs]) for i in peers]
+
+    async def rendezvous_register(self, point: str, ns: str, addrs: list[str]) -> None:
+        """Register our signed peer record with `addrs` under `ns` at `point`.
+
+        Raises:
+            CitizenError: the point refused, could not be reached or answered garbage.
+        """
+        maddrs = [m for m in (_maddr(a) for a in addrs) if m is not None]
+        await rendezvous.register(self.host, conns.peer_id(point), ns, addrs=maddrs)
 
     # -- facts ----------------------------------------------------------------------------
 
@@ -199,6 +241,9 @@ class OfflineNetwork:
     def addrs(self) -> list[str]:
         return []
 
+    def listen_addrs(self) -> list[str]:
+        return []
+
     def known_addrs(self, device: str) -> list[str]:
         return []
 
@@ -259,3 +304,30 @@ def parse_peer_addr(text: str) -> tuple[DeviceId, list[str]]:
 
 #: what features are handed: the live network, or the offline one
 Net = Network | OfflineNetwork
+
+
+@asynccontextmanager
+async def open_one_stream(
+    seed: bytes, device: str, addrs: list[str], protocol: str, timeout: float
+) -> AsyncIterator[Stream]:
+    """A stream to `device` for `protocol` from a short-lived host keyed by `seed`.
+
+    For a device that runs no daemon yet (joining a household): the host lives
+    for the block only.
+
+    Raises:
+        UnreachableError: `device` could not be reached at `addrs` within `timeout`.
+    """
+    host = new_host(seed, ["/ip4/0.0.0.0/tcp/0"])
+    async with host.run([Multiaddr("/ip4/0.0.0.0/tcp/0")]):
+        peer = conns.peer_id(device)
+        try:
+            with trio.fail_after(timeout):
+                await host.connect(PeerInfo(peer, [Multiaddr(a) for a in addrs]))
+                stream: Stream = await host.new_stream(peer, [TProtocol(protocol)])
+        except Exception as exc:
+            raise UnreachableError(
+                f"Could not reach the household's device: {exc}",
+                "Check that its daemon runs and this device can reach it.",
+            ) from exc
+        yield stream

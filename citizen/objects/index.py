@@ -18,13 +18,12 @@ from automerge.core import ROOT, Document
 from citizen.docs.values import delete_path, set_path, to_json
 from citizen.errors import NotFoundError, RemoteProtocolError, StoreError
 from citizen.ids import DocId, HouseholdId, ObjectId
+from citizen.objects.health import COMPLETE, UNDER_REPLICATED
 from citizen.objects.manifest import Manifest, manifest_from_dict, manifest_to_dict
 from citizen.store.docs import DocCache, DocStore
 from citizen.store.objects import LocalObjects
 
 INDEX_TITLE = "household index"
-COMPLETE = "complete"
-UNDER_REPLICATED = "under-replicated"
 
 
 @dataclass(frozen=True, slots=True)

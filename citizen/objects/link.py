@@ -5,7 +5,7 @@ one connected device of that household and sends requests one at a time
 (a lock serialises callers), each answered by exactly one message. A stream
 or connection that breaks is not the end: the request in flight is sent
 again on a new stream once the device is connected again (see
-`objects_resume`), and between requests the link moves from a relayed
+`citizen.objects.resume`), and between requests the link moves from a relayed
 connection to a direct one as soon as one exists. Every failure that
 remains becomes a `CitizenError` (mostly `UnreachableError`), so the
 put/get/repair logic handles one error family.
@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import trio
-from libp2p.abc import IHost, INetStream
-from libp2p.custom_types import TProtocol
-from libp2p.peer.id import ID
 
 from citizen.errors import CitizenError, RemoteProtocolError, UnreachableError
 from citizen.ids import DeviceId, HouseholdId
-from citizen.net.streams import StreamClosed, read_frame
+from citizen.net import conns
+from citizen.net.streams import Stream, StreamClosed, read_frame
 from citizen.objects.codec import (
     MAX_FRAME,
     PROTOCOL_ID,
@@ -32,7 +30,7 @@ from citizen.objects.codec import (
     decode_body,
     encode_frame,
 )
-from citizen.objects.resume import Presence, ResumePolicy, direct_connection, on_relay
+from citizen.objects.resume import Presence, ResumePolicy
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +40,19 @@ OPEN_TIMEOUT = 15.0
 M = TypeVar("M")
 
 
+class Streams(Protocol):
+    """What links need of the network (`citizen.net.network.Net`): streams, and one fact."""
+
+    async def open_stream(self, device: str, protocol: str) -> Stream: ...
+
+    def direct(self, device: str) -> bool: ...
+
+
 class HolderLink:
     """A request/answer stream to one device of a holder household.
 
     Args:
-        host: the libp2p host.
+        net: opens streams to devices.
         household, device: the holder and the one device of it this link talks to.
         presence: tells when the device is connected again; None never resumes.
         policy: how often and how long to retry a request after a break.
@@ -54,7 +60,7 @@ class HolderLink:
 
     def __init__(
         self,
-        host: IHost,
+        net: Streams,
         household: HouseholdId,
         device: DeviceId,
         presence: Presence | None = None,
@@ -62,10 +68,10 @@ class HolderLink:
     ) -> None:
         self.household = household
         self.device = device
-        self._host = host
+        self._net = net
         self._presence = presence
         self._policy = policy or ResumePolicy()
-        self._stream: INetStream | None = None
+        self._stream: Stream | None = None
         self._lock = trio.Lock()
         self._broken: CitizenError | None = None
         #: how many times a request was sent again after a break (for logs and tests)
@@ -147,41 +153,29 @@ class HolderLink:
             "Wait until that friend is online again, then retry.",
         )
 
-    async def _open(self) -> INetStream:
+    async def _open(self) -> Stream:
         stream = self._stream
-        if stream and on_relay(stream) and direct_connection(self._host, self.device):
+        if stream and conns.stream_relayed(stream) and self._net.direct(self.device):
             # big transfers belong on the direct connection; nothing is in flight now
             log.info("objects stream to %s moves to the direct connection", self.device)
             await self.aclose()
         if self._stream is None:
             try:
                 with trio.fail_after(OPEN_TIMEOUT):
-                    self._stream = await self._host.new_stream(
-                        ID.from_base58(self.device), [TProtocol(PROTOCOL_ID)]
-                    )
+                    self._stream = await self._net.open_stream(self.device, PROTOCOL_ID)
             except Exception as exc:
                 raise self._unreachable("could not be opened", exc) from exc
         return self._stream
 
     async def _reset(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is None:
-            return
-        with trio.move_on_after(2):
-            try:
-                await stream.reset()
-            except Exception as exc:
-                log.debug("objects stream reset failed: %s", exc)
+        if stream is not None:
+            await conns.reset_quietly(stream)
 
     async def aclose(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is None:
-            return
-        with trio.move_on_after(2):
-            try:
-                await stream.close()
-            except Exception as exc:
-                log.debug("objects stream close failed: %s", exc)
+        if stream is not None:
+            await conns.close_quietly(stream)
 
     async def __aenter__(self) -> HolderLink:
         return self

@@ -1,7 +1,8 @@
 """One object put in progress: read, keep a local copy, encode, send shares with a window.
 
-`ObjectsService.put` places the share numbers and runs a `PutJob`; the module
-docstring of `citizen.objects.service` describes the whole put.
+`ObjectsService.put` places the share numbers and runs a `PutJob` with its
+`ObjectsContext`; the module docstring of `citizen.objects.service`
+describes the whole put.
 """
 
 from __future__ import annotations
@@ -9,19 +10,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import trio
 
 from citizen.errors import QuotaError, UnreachableError
 from citizen.ids import HouseholdId, ObjectId, ShareId
+from citizen.objects.context import ObjectsContext
+from citizen.objects.health import state_of
 from citizen.objects.index import IndexEntry
 from citizen.objects.manifest import Manifest, Segmenter
 from citizen.objects.segments import EncodedSegment, SegmentInfo, encode_segment
 from citizen.objects.transfer import Transfer
-
-if TYPE_CHECKING:
-    from citizen.objects.service import ObjectsService
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +33,14 @@ class PutJob:
 
     def __init__(
         self,
-        service: ObjectsService,
+        ctx: ObjectsContext,
         transfer: Transfer,
         object_id: ObjectId,
         key: bytes,
         oid_bytes: bytes,
         placement: dict[int, str],
     ) -> None:
-        self.svc = service
+        self.ctx = ctx
         self.transfer = transfer
         self.object_id = object_id
         self.key = key
@@ -57,8 +57,8 @@ class PutJob:
         return {h for j, h in self.placement.items() if j not in self.failed}
 
     async def run(self, chunks: AsyncIterator[bytes], name: str) -> IndexEntry:
-        s = self.svc.settings
-        temp, f = self.svc.local.open_temp(self.object_id)
+        s = self.ctx.settings
+        temp, f = self.ctx.local.open_temp(self.object_id)
         committed = False
         try:
             send, receive = trio.open_memory_channel[EncodedSegment](1)
@@ -83,7 +83,7 @@ class PutJob:
                         nursery.start_soon(send_one, segment)
                         del segment
             self.infos.extend(infos[i] for i in range(len(infos)))
-            await trio.to_thread.run_sync(self.svc.local.commit, temp, f, self.object_id)
+            await trio.to_thread.run_sync(self.ctx.local.commit, temp, f, self.object_id)
             committed = True
             placement = {j: h for j, h in self.placement.items() if j not in self.failed}
             manifest = Manifest(
@@ -96,16 +96,16 @@ class PutJob:
                 placement=placement,
                 created=int(time.time()),
             )
-            friends = len(await self.svc.friend_households())
-            state = self.svc.state_of(manifest, {}, friends)
+            friends = len(await self.ctx.friend_households())
+            state = state_of(manifest, {}, friends)
             entry = IndexEntry(manifest, self.key, name, state)
-            await self.svc.index.put(entry)
+            await self.ctx.index.put(entry)
         except BaseException:
             with trio.CancelScope(shield=True):
                 if committed:
-                    await trio.to_thread.run_sync(self.svc.local.remove, self.object_id)
+                    await trio.to_thread.run_sync(self.ctx.local.remove, self.object_id)
                 else:
-                    await trio.to_thread.run_sync(self.svc.local.discard, temp, f)
+                    await trio.to_thread.run_sync(self.ctx.local.discard, temp, f)
                 with trio.move_on_after(30):
                     await self._delete(set(self.sent))
             raise
@@ -120,7 +120,7 @@ class PutJob:
         f: BinaryIO,
         send: trio.MemorySendChannel[EncodedSegment],
     ) -> None:
-        s = self.svc.settings
+        s = self.ctx.settings
         segmenter = Segmenter(s.segment_size)
         index = 0
 
@@ -152,7 +152,7 @@ class PutJob:
                     continue
                 if outcome.quota:
                     self.quota_refusals.add(holder)
-                    self.svc.refused[holder] = time.monotonic()
+                    self.ctx.refused[holder] = time.monotonic()
                 log.info(
                     "share %d of %s not stored at %s: %s",
                     number,
@@ -170,7 +170,7 @@ class PutJob:
             for holder, numbers in by_holder.items():
                 nursery.start_soon(to_holder, holder, numbers)
         healthy = self.healthy()
-        happiness = self.svc.settings.happiness
+        happiness = self.ctx.settings.happiness
         if len(healthy) < happiness:
             reasons = "; ".join(sorted(set(self.failed.values())))[:600]
             text = (

@@ -13,15 +13,14 @@ Requests already answered are never sent again.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import trio
-from libp2p.abc import IHost
-from libp2p.peer.id import ID
 
 from citizen.ids import DeviceId, HouseholdId
+from citizen.net.network import Net
+from citizen.net.peers import Peers
 
 #: how often a waiter re-checks a device's connections (a closed one makes no callback)
 RECHECK = 1.0
@@ -91,60 +90,16 @@ class Presence:
         return False
 
 
-class _Friends(Protocol):
-    """What `watch_friends` uses of `FriendsService` (its public wiring API)."""
-
-    @property
-    def online(self) -> Mapping[DeviceId, HouseholdId]: ...
-
-    def on_peer_ready(
-        self, callback: Callable[[DeviceId, HouseholdId], Awaitable[None]]
-    ) -> None: ...
-
-    def on_peer_gone(self, callback: Callable[[DeviceId], None]) -> None: ...
-
-    def wake(self) -> None: ...
-
-
-def watch_friends(host: IHost, friends: _Friends) -> Presence:
-    """A `Presence` fed by the friends service's callbacks.
+def watch_friends(net: Net, peers: Peers) -> Presence:
+    """A `Presence` fed by the comings and goings `peers` reports.
 
     A device counts as connected once it said hello and while it has an open connection.
     """
 
     def connected(device: DeviceId) -> bool:
-        if device not in friends.online:
-            return False
-        return any(not c.is_closed for c in host.get_network().get_connections(_peer(device)))
+        return device in peers.online and net.connected(device)
 
-    presence = Presence(connected, friends.wake)
-    friends.on_peer_ready(presence.peer_ready)
-    friends.on_peer_gone(presence.peer_gone)
+    presence = Presence(connected, peers.wake)
+    peers.on_peer_ready(presence.peer_ready)
+    peers.on_peer_gone(presence.peer_gone)
     return presence
-
-
-def on_relay(stream: Any) -> bool:
-    """Whether a libp2p stream runs over a relayed connection."""
-    try:
-        addrs = stream.muxed_conn.get_transport_addresses()
-    except Exception:
-        return False
-    return any("/p2p-circuit" in str(a) for a in addrs)
-
-
-def direct_connection(host: IHost, device: DeviceId) -> bool:
-    """Whether an open, direct (not relayed) connection to `device` exists now."""
-    for conn in host.get_network().get_connections(_peer(device)):
-        if conn.is_closed:
-            continue
-        try:
-            addrs = conn.get_transport_addresses()
-        except Exception:
-            continue
-        if not any("/p2p-circuit" in str(a) for a in addrs):
-            return True
-    return False
-
-
-def _peer(device: DeviceId) -> ID:
-    return ID.from_base58(device)

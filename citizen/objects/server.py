@@ -12,16 +12,16 @@ household's shares.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from typing import Protocol
 
 import trio
-from libp2p.abc import INetStream
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from citizen.errors import CitizenError, NotFoundError, QuotaError, RemoteProtocolError
 from citizen.ids import HouseholdId, ShareId
-from citizen.net.streams import StreamClosed, read_frame
+from citizen.net import conns
+from citizen.net.streams import Stream, StreamClosed, read_frame
 from citizen.objects.codec import (
     MAX_FRAME,
     Challenge,
@@ -41,7 +41,7 @@ from citizen.objects.codec import (
     delete_payload,
     encode_frame,
 )
-from citizen.store.friends import FriendStore
+from citizen.store.friend_records import Friend
 from citizen.store.objects import LocalObjects
 from citizen.store.shares import ShareHashMismatchError, ShareStore
 
@@ -50,14 +50,26 @@ log = logging.getLogger(__name__)
 IDLE_TIMEOUT = 300.0
 
 
+class Friends(Protocol):
+    """What the server asks of `citizen.net.peers.Peers`."""
+
+    @property
+    def household(self) -> HouseholdId:
+        """Our own household (its devices hold nothing for us)."""
+        ...
+
+    def household_of(self, device: str) -> HouseholdId | None: ...
+
+    async def friend(self, household: HouseholdId) -> Friend: ...
+
+
 class ObjectsServer:
     """Answers friends' object requests from this device's `ShareStore`.
 
     Args:
         shares: the shares held for friends.
         local: for the per-owner "do I hold this" question.
-        friends: the trust store (household keys and per-friend offers).
-        household_of: device ID -> friend household (None for a stranger).
+        peers: which household a device belongs to; each friend's key and offer.
         default_offer: bytes offered to a friend that has no offer of its own.
     """
 
@@ -65,25 +77,24 @@ class ObjectsServer:
         self,
         shares: ShareStore,
         local: LocalObjects,
-        friends: FriendStore,
-        household_of: Callable[[str], HouseholdId | None],
+        peers: Friends,
         default_offer: int,
     ) -> None:
         self._shares = shares
         self._local = local
-        self._friends = friends
-        self._household_of = household_of
+        self._peers = peers
         self._default_offer = default_offer
 
     async def quota_of(self, household: HouseholdId) -> int:
-        friend = await self._friends.get(household)
+        friend = await self._peers.friend(household)
         return self._default_offer if friend.offer_bytes is None else friend.offer_bytes
 
-    async def handle_stream(self, stream: INetStream) -> None:
-        peer = stream.muxed_conn.peer_id.to_base58()
-        household = self._household_of(peer)
-        if household is None:
-            await _reset(stream)
+    async def handle_stream(self, stream: Stream) -> None:
+        peer = conns.remote_device(stream)
+        household = self._peers.household_of(peer)
+        if household is None or household == self._peers.household:
+            # a stranger, or one of our own devices: we hold no shares for either
+            await conns.reset_quietly(stream)
             return
         try:
             while True:
@@ -97,12 +108,12 @@ class ObjectsServer:
                 await stream.write(encode_frame(reply))
         except RemoteProtocolError as exc:
             log.info("objects stream from %s (%s) closed: %s", peer, household, exc.message)
-            await _reset(stream)
+            await conns.reset_quietly(stream)
         except trio.TooSlowError:
-            await _reset(stream)
+            await conns.reset_quietly(stream)
         except Exception as exc:  # transport failures: the peer went away
             log.debug("objects stream from %s broke: %s", peer, exc)
-            await _reset(stream)
+            await conns.reset_quietly(stream)
 
     async def answer(self, household: HouseholdId, msg: ObjectsMessage) -> ObjectsMessage:
         """The reply to one request from a device of friend `household`.
@@ -129,7 +140,7 @@ class ObjectsServer:
             case DeleteShares(owner, share_ids, issued, signature):
                 if owner != household:
                     raise RemoteProtocolError("A delete for another household's shares.")
-                friend = await self._friends.get(household)
+                friend = await self._peers.friend(household)
                 try:
                     VerifyKey(friend.household_key).verify(
                         delete_payload(owner, share_ids, issued), signature
@@ -166,11 +177,3 @@ class ObjectsServer:
             log.warning("could not store a share for %s: %s", household, exc)
             return StoreResult(msg.share_id, StoreCode.STORE, exc.message[:1000])
         return StoreResult(msg.share_id, StoreCode.OK)
-
-
-async def _reset(stream: INetStream) -> None:
-    with trio.move_on_after(2):
-        try:
-            await stream.reset()
-        except Exception as exc:
-            log.debug("reset failed: %s", exc)

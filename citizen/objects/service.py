@@ -19,77 +19,64 @@ names.
 
 from __future__ import annotations
 
+import builtins
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import trio
 from nacl.signing import SigningKey
 
-from citizen.errors import NotFoundError, UnreachableError, UsageError
+from citizen.errors import UnreachableError, UsageError
 from citizen.ids import (
     HouseholdId,
-    ObjectId,
     ShareId,
     new_object_id,
-    parse_object_id,
     random_id_bytes,
 )
+from citizen.net.network import Net
+from citizen.net.peers import Peers
 from citizen.objects.codec import PROTOCOL_ID
-from citizen.objects.index import (
-    COMPLETE,
-    UNDER_REPLICATED,
-    HouseholdIndex,
-    IndexEntry,
-)
-from citizen.objects.manifest import Manifest, segment_count
-from citizen.objects.placement import Candidate, place_shares
+from citizen.objects.context import ObjectsContext, ObjectsSettings
+from citizen.objects.health import COMPLETE
+from citizen.objects.index import HouseholdIndex, IndexEntry
+from citizen.objects.manifest import segment_count
+from citizen.objects.placement import place_shares
 from citizen.objects.put import PutJob
-from citizen.objects.resume import Presence, watch_friends
+from citizen.objects.repair import repair as run_repair
+from citizen.objects.repair import verify as run_verify
+from citizen.objects.restore import keep_local, open_read
+from citizen.objects.resume import watch_friends
 from citizen.objects.segments import (
     TAG_SIZE,
     new_object_key,
     share_size,
 )
 from citizen.objects.server import ObjectsServer
-from citizen.objects.transfer import Transfer
 from citizen.store.db import Database
 from citizen.store.docs import DocCache, DocStore
 from citizen.store.objects import LocalObjects
 from citizen.store.shares import ShareStore
 
 if TYPE_CHECKING:
-    from libp2p.abc import IHost
     from trio_typing import TaskStatus
 
-    from citizen.friends.service import FriendsService
-    from citizen.net.host import FriendGate
+__all__ = ["ObjectsService", "ObjectsSettings"]
 
 log = logging.getLogger(__name__)
 
-MIB = 1024 * 1024
-READ_CHUNK = 256 * 1024
 REPAIR_EVERY = 600.0
-#: a household that refused a share for quota is not offered new objects for this long
-QUOTA_BACKOFF = 600.0
-UNKNOWN_ROOM = 1 << 62
 MAX_NAME = 255
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectsSettings:
-    k: int
-    n: int
-    happiness: int
-    segment_size: int
-    offer_bytes: int
 
 
 class ObjectsService:
     """This household's objects and the shares it holds for friends.
+
+    Everything is wired here, once: the share server is registered for
+    `/citizen/objects/1` (before the host runs is fine), links wait for
+    friend devices through `peers`, and a removed friend's shares are
+    dropped and what it held for us is re-placed.
 
     Args:
         db: the daemon's database.
@@ -98,6 +85,8 @@ class ObjectsService:
         household: our household ID.
         household_key: the household signing key (signs DeleteShares).
         doc_store, doc_cache: where the household index doc lives.
+        net: streams to friend devices (`OfflineNetwork` when offline).
+        peers: friend households and who of them is online (`StoredPeers` offline).
     """
 
     def __init__(
@@ -109,58 +98,55 @@ class ObjectsService:
         household_key: Callable[[], SigningKey],
         doc_store: DocStore,
         doc_cache: DocCache,
+        *,
+        net: Net,
+        peers: Peers,
     ) -> None:
         self.settings = settings
         self.household = household
-        self.household_key = household_key
         self.local = LocalObjects(data_dir, db)
         self.shares = ShareStore(data_dir, db)
         self.index = HouseholdIndex(doc_store, doc_cache, self.local, household)
-        self.host: IHost | None = None
-        self.friends: FriendsService | None = None
-        self.server: ObjectsServer | None = None
-        self.presence: Presence | None = None
-        self.repair_lock = trio.Lock()
-        self.refused: dict[HouseholdId, float] = {}
+        self.peers = peers
         self._repair_wanted = trio.Event()
-        self._in_flight: set[ObjectId] = set()
-        self.local_changed = trio.Event()  # set, then replaced, when evict drops a local copy
-
-    # -- wiring -----------------------------------------------------------------------
-
-    def attach_network(self, host: IHost, gate: FriendGate, friends: FriendsService) -> None:
-        self.host = host
-        self.friends = friends
-        self.server = ObjectsServer(
-            self.shares,
-            self.local,
-            friends.store,
-            friends.store.household_of,
-            self.settings.offer_bytes,
+        self.local_changed = trio.Event()  # set, then replaced, when a local copy comes or goes
+        self.server = ObjectsServer(self.shares, self.local, peers, settings.offer_bytes)
+        net.serve_friends(PROTOCOL_ID, self.server.handle_stream)
+        peers.on_friend_removed(self._friend_removed)
+        self.context = ObjectsContext(
+            settings=settings,
+            household=household,
+            household_key=household_key,
+            local=self.local,
+            index=self.index,
+            net=net,
+            peers=peers,
+            presence=watch_friends(net, peers),  # transfers resume after a break
+            want_repair=self.want_repair,
+            local_changed=self._local_changed,
         )
-        gate.serve_friends(PROTOCOL_ID, self.server.handle_stream)
-        self.presence = watch_friends(host, friends)  # transfers resume after a break
-        friends.on_friend_removed(self._friend_removed)
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Clean up after a crash, then repair periodically and when asked."""
         await self.shares.cleanup()
         await self.local.cleanup_async(await self.index.entries())
         task_status.started()
-        from citizen.objects.repair import repair
-
         while True:
             with trio.move_on_after(REPAIR_EVERY):
                 await self._repair_wanted.wait()
             self._repair_wanted = trio.Event()
             await trio.sleep(1)  # let the friend connection settle (or removal finish)
             try:
-                await repair(self, check=False)
+                await run_repair(self.context, check=False)
             except Exception:
                 log.exception("periodic repair failed")
 
     def want_repair(self) -> None:
         self._repair_wanted.set()
+
+    def _local_changed(self) -> None:
+        self.local_changed.set()
+        self.local_changed = trio.Event()
 
     async def _friend_removed(self, household: HouseholdId) -> None:
         # what we held for them goes; what they held for us is re-placed by repair
@@ -168,49 +154,6 @@ class ObjectsService:
         dropped = await self.shares.delete(household, held)
         log.info("friend %s removed: dropped %d shares held for it", household, dropped)
         self.want_repair()
-
-    def transfer(self) -> Transfer:
-        if self.host is None or self.friends is None:
-            raise UnreachableError(
-                "This daemon runs offline: no friends to store shares with.",
-                "Restart it without --offline.",
-            )
-        online = dict(self.friends.online)
-        return Transfer(self.host, self.household, online, self.household_key, self.presence)
-
-    async def friend_households(self) -> list[HouseholdId]:
-        if self.friends is None:
-            return []
-        return [f.household for f in await self.friends.store.list()]
-
-    def in_flight(self) -> bool:
-        return bool(self._in_flight)
-
-    def recently_refused(self, household: HouseholdId) -> bool:
-        refused = self.refused.get(household)
-        return refused is not None and time.monotonic() - refused < QUOTA_BACKOFF
-
-    def candidates(self, transfer: Transfer, all_friends: list[HouseholdId]) -> list[Candidate]:
-        return [
-            Candidate(
-                household=h,
-                quota_left=0 if self.recently_refused(h) else UNKNOWN_ROOM,
-                reachable=transfer.online(h),
-            )
-            for h in all_friends
-            if h != self.household
-        ]
-
-    def state_of(self, manifest: Manifest, bad: dict[str, tuple[int, ...]], friends: int) -> str:
-        placed = set(manifest.placement)
-        distinct = len(set(manifest.placement.values()))
-        if (
-            placed != set(range(manifest.n))
-            or any(bad.values())
-            or distinct < min(manifest.n, friends)
-        ):
-            return UNDER_REPLICATED
-        return COMPLETE
 
     # -- put --------------------------------------------------------------------------
 
@@ -231,24 +174,25 @@ class ObjectsService:
         oid_bytes = random_id_bytes(object_id, "object ID")
         segs = segment_count(size_hint or 0, s.segment_size)
         per_number = segs * share_size(min(size_hint or 0, s.segment_size) + TAG_SIZE, s.k)
-        async with self.transfer() as transfer:
-            friends = await self.friend_households()
-            for last_try in (not self.refused, True):
+        ctx = self.context
+        async with ctx.transfer() as transfer:
+            friends = await ctx.friend_households()
+            for last_try in (not ctx.refused, True):
                 try:  # a friend that refused for quota may have offered more since: ask again
                     placement = place_shares(
-                        object_id, s.n, self.candidates(transfer, friends), per_number, s.happiness
+                        object_id, s.n, ctx.candidates(transfer, friends), per_number, s.happiness
                     )
                     break
                 except UnreachableError:
                     if last_try:
                         raise
-                    self.refused.clear()
-            put = PutJob(self, transfer, object_id, key, oid_bytes, placement)
-            self._in_flight.add(object_id)
+                    ctx.refused.clear()
+            put = PutJob(ctx, transfer, object_id, key, oid_bytes, placement)
+            ctx.in_flight.add(object_id)
             try:
                 entry = await put.run(chunks, name)
             finally:
-                self._in_flight.discard(object_id)
+                ctx.in_flight.discard(object_id)
         if entry.state != COMPLETE:
             self.want_repair()
         return self.listing(entry)
@@ -279,71 +223,30 @@ class ObjectsService:
         )
 
     async def entry(self, object_id: str) -> IndexEntry:
-        return await self.index.get(parse_object_id(object_id))
+        return await self.context.entry(object_id)
 
     async def open_read(self, object_id: str) -> tuple[IndexEntry, AsyncIterator[bytes]]:
-        """The object's entry and its plaintext as a stream of chunks.
-
-        The first segment is fetched before this returns when the object has
-        no local copy, so "not enough friends online" is an error here, not a
-        truncated stream.
+        """The object's entry and its plaintext as a stream of chunks (see `restore.open_read`).
 
         Raises:
             NotFoundError: no such object.
             UnreachableError: too few holders online.
         """
-        entry = await self.entry(object_id)
-        if self.local.has(entry.object_id):
-            return entry, self._read_local(entry.object_id)
-        transfer = self.transfer()
-        try:
-            first = await transfer.fetch_segment(entry, 0)
-        except BaseException:
-            with trio.CancelScope(shield=True):
-                await transfer.aclose()
-                await self._record_problems(entry, transfer)
-            raise
-        return entry, self._read_remote(entry, transfer, first)
+        return await open_read(self.context, object_id)
 
-    async def _read_local(self, object_id: ObjectId) -> AsyncIterator[bytes]:
-        f: BinaryIO = await trio.to_thread.run_sync(open, self.local.path_of(object_id), "rb")
-        try:
-            while chunk := await trio.to_thread.run_sync(f.read, READ_CHUNK):
-                yield chunk
-        finally:
-            f.close()
+    async def keep_local(self, object_id: str) -> dict[str, object]:
+        """Fetch one object from friends into its local copy (see `restore.keep_local`)."""
+        return await keep_local(self.context, object_id)
 
-    async def _read_remote(
-        self, entry: IndexEntry, transfer: Transfer, first: bytes
-    ) -> AsyncIterator[bytes]:
-        try:
-            yield first
-            for index in range(1, len(entry.manifest.segments)):
-                yield await transfer.fetch_segment(entry, index)
-        finally:
-            with trio.CancelScope(shield=True):
-                await transfer.aclose()
-                await self._record_problems(entry, transfer)
+    async def verify(self, object_id: str | None) -> builtins.list[dict[str, object]]:
+        """Challenge the holders of one or every object (see `repair.verify`)."""
+        return await run_verify(self.context, object_id)
 
-    async def _record_problems(self, entry: IndexEntry, transfer: Transfer) -> None:
-        """Mark holders that served corrupt or no shares as bad, for repair."""
-        p = transfer.problems
-        if not p.bad and not p.missing:
-            return
-        try:
-            current = await self.index.get(entry.object_id)
-        except NotFoundError:
-            return
-        bad = {h: set(v) for h, v in current.bad.items()}
-        for kind in (p.bad, p.missing):
-            for holder, numbers in kind.items():
-                bad.setdefault(holder, set()).update(numbers)
-        merged = {h: tuple(sorted(v)) for h, v in bad.items()}
-        await self.index.put(
-            IndexEntry(current.manifest, current.key, current.name, UNDER_REPLICATED, merged)
-        )
-        log.warning("object %s: bad or missing shares at %s", entry.object_id, sorted(merged))
-        self.want_repair()
+    async def repair(
+        self, object_id: str | None = None, *, check: bool = True
+    ) -> dict[str, object]:
+        """Repair one or every object; `check` challenges every holder (see `repair.repair`)."""
+        return await run_repair(self.context, check=check, object_id=object_id)
 
     async def evict(self, object_id: str) -> dict[str, object]:
         """Drop the local copy; refused while the object is under-replicated."""
@@ -355,8 +258,7 @@ class ObjectsService:
                 "Run `citizen repair` (with enough friends online), then evict again.",
             )
         removed = await trio.to_thread.run_sync(self.local.remove, entry.object_id)
-        self.local_changed.set()
-        self.local_changed = trio.Event()
+        self._local_changed()
         return self.listing(entry) | {"evicted": removed}
 
     async def remove(self, object_id: str) -> dict[str, object]:
@@ -376,8 +278,8 @@ class ObjectsService:
         await trio.to_thread.run_sync(self.local.remove, m.object_id)
         deleted: dict[str, int] = {}
         unreachable: list[str] = []
-        if self.host is not None:
-            async with self.transfer() as transfer:
+        if self.context.net.online:
+            async with self.context.transfer() as transfer:
                 for holder, ids in sorted(by_holder.items()):
                     try:
                         deleted[holder] = await transfer.delete(holder, ids)
@@ -397,19 +299,16 @@ class ObjectsService:
     async def storage(self) -> dict[str, object]:
         held: list[dict[str, object]] = []
         names: dict[str, str] = {}
-        if self.friends is not None:
-            for f in await self.friends.store.list():
-                names[f.household] = f.name
-                held.append(
-                    {
-                        "household": f.household,
-                        "name": f.name,
-                        "used": await self.shares.used_by(f.household),
-                        "quota": self.settings.offer_bytes
-                        if f.offer_bytes is None
-                        else f.offer_bytes,
-                    }
-                )
+        for f in await self.peers.friends():
+            names[f.household] = f.name
+            held.append(
+                {
+                    "household": f.household,
+                    "name": f.name,
+                    "used": await self.shares.used_by(f.household),
+                    "quota": self.settings.offer_bytes if f.offer_bytes is None else f.offer_bytes,
+                }
+            )
         theirs: dict[str, int] = {}
         under: list[str] = []
         entries = await self.index.entries()

@@ -4,7 +4,7 @@ A `Transfer` is opened per put, get, verify or repair. It picks one connected
 device per friend household, keeps one `HolderLink` per household for the
 operation, and remembers which holders failed or served bad shares, so the
 caller can record them. A link whose connection breaks resumes once the
-device is back (`objects_resume`); a fetch that has other holders to ask
+device is back (`citizen.objects.resume`); a fetch that has other holders to ask
 asks them instead of waiting. Segments are decoded and re-encoded off the
 trio thread.
 """
@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 import trio
-from libp2p.abc import IHost
 from nacl.signing import SigningKey
 
 from citizen.errors import CitizenError, LocalProtocolError, UnreachableError
@@ -35,7 +34,7 @@ from citizen.objects.codec import (
     delete_payload,
 )
 from citizen.objects.index import IndexEntry
-from citizen.objects.link import HolderLink
+from citizen.objects.link import HolderLink, Streams
 from citizen.objects.manifest import Manifest
 from citizen.objects.resume import Presence
 from citizen.objects.segments import (
@@ -74,7 +73,7 @@ class Transfer:
     """Links to the online friend households for one operation.
 
     Args:
-        host: the libp2p host.
+        net: opens streams to devices.
         owner: our household ID.
         online: connected friend devices (device -> household).
         household_key: signs DeleteShares.
@@ -83,14 +82,14 @@ class Transfer:
 
     def __init__(
         self,
-        host: IHost,
+        net: Streams,
         owner: HouseholdId,
         online: Mapping[DeviceId, HouseholdId],
         household_key: Callable[[], SigningKey],
         presence: Presence | None = None,
     ) -> None:
         self.owner = owner
-        self._host = host
+        self._net = net
         self._presence = presence
         self._household_key = household_key
         self.devices: dict[HouseholdId, DeviceId] = {}
@@ -109,7 +108,7 @@ class Transfer:
         link = self._links.get(household)
         if link is None:
             link = self._links[household] = HolderLink(
-                self._host, household, self.devices[household], self._presence
+                self._net, household, self.devices[household], self._presence
             )
         return link
 

@@ -80,7 +80,7 @@ async def main(args: argparse.Namespace) -> None:
         order = json.loads(path.read_text())
         pid = ID.from_base58(order["peer"])
         try:
-            kind = await reach.connect(pid, list(order["addrs"]))
+            kind = await reach.connect(pid.to_base58(), list(order["addrs"]))
             with trio.fail_after(20):
                 stream = await host.new_stream(pid, [TProtocol(ECHO)])
                 await stream.write(b"across two NATs")

@@ -110,10 +110,17 @@ class _Sync:
 def _service(cert: bytes | None = None) -> tuple[HouseholdFriendsService, _Sync]:
     if cert is None:
         cert = issue_certificate(OUR_KEY, LAPTOP_KEY, "laptop").raw
-    gate = type("Gate", (), {"serve_friends": lambda *_a: None})()
+    net = type("Net", (), {"serve_friends": lambda *_a: None})()
     sync = _Sync()
+    friends = _Friends(cert)
     service = HouseholdFriendsService(
-        cast(Any, None), gate, cast(Any, _Friends(cert)), cast(FriendSync, sync)
+        cast(Any, net),
+        cast(Any, friends),
+        friends,
+        cast(FriendSync, sync),
+        store=cast(Any, friends.store),
+        own=cast(Any, friends.own),
+        household_key=friends.me.household_key,
     )
     return service, sync
 

@@ -9,12 +9,8 @@ from hypothesis import strategies as st
 
 from citizen.errors import RemoteProtocolError
 from citizen.ids import HouseholdId, new_object_id
-from citizen.objects.index import (
-    COMPLETE,
-    UNDER_REPLICATED,
-    IndexEntry,
-    entry_from_value,
-)
+from citizen.objects.health import COMPLETE, UNDER_REPLICATED
+from citizen.objects.index import IndexEntry, entry_from_value
 from citizen.objects.manifest import Manifest
 from citizen.objects.segments import SegmentInfo, share_hash
 

@@ -11,7 +11,6 @@ from typing import Any, cast
 import pytest
 import trio
 import trio.testing
-from libp2p.abc import IHost
 from nacl.signing import SigningKey
 
 from citizen.errors import NotFoundError, UnreachableError
@@ -19,16 +18,15 @@ from citizen.ids import DeviceId, HouseholdId, ShareId, new_object_id
 from citizen.objects.codec import FetchShare, ShareData, StoreCode, StoreResult, StoreShare
 from citizen.objects.link import HolderLink
 from citizen.objects.resume import Presence, ResumePolicy
-from citizen.objects.server import ObjectsServer
+from citizen.objects.server import Friends, ObjectsServer
 from citizen.objects.transfer import enough_spares
 from citizen.store.db import Database
-from citizen.store.friends import FriendStore
 from citizen.store.objects import LocalObjects
 from citizen.store.shares import ShareStore, share_id_of
 
 OWNER = HouseholdId("owner")
 HOLDER = HouseholdId("holder")
-# a real peer ID shape: HolderLink turns it into a libp2p ID
+# a real peer ID shape, as devices are named
 DEVICE = DeviceId("12D3KooWRrBPpiKJ3KbMdAqqNzoJGTaJua11eCxVDr9GT6qdr8hh")
 FAST = ResumePolicy(attempts=4, reconnect_timeout=5.0, backoff_min=0.0, backoff_max=0.0)
 
@@ -84,7 +82,7 @@ async def test_presence_waits_for_the_device_and_wakes_the_dialer(
 
 
 class _Stream:
-    """The part of a libp2p stream HolderLink and ObjectsServer use."""
+    """A `Stream`, plus the connection facts `citizen.net.conns` reads off a libp2p stream."""
 
     def __init__(
         self, inner: trio.abc.HalfCloseableStream, peer: str, addrs: tuple[str, ...] = ()
@@ -141,8 +139,8 @@ class _BreakingStream(_Stream):
 
 
 @dataclass
-class _Host:
-    """new_stream opens an in-memory stream to `server`; `break_after` shapes the first ones."""
+class _Net:
+    """open_stream opens an in-memory stream to `server`; `break_after` shapes the first ones."""
 
     server: ObjectsServer
     nursery: trio.Nursery
@@ -150,15 +148,12 @@ class _Host:
     reachable: bool = True
     opened: int = 0
     relayed: bool = False  # streams run over a relayed connection while no direct one exists
-    direct: list[_Conn] = field(default_factory=list)
+    has_direct: bool = False
 
-    def get_network(self) -> _Host:
-        return self
+    def direct(self, device: str) -> bool:
+        return self.has_direct
 
-    def get_connections(self, peer: Any) -> list[_Conn]:
-        return self.direct
-
-    async def new_stream(self, peer: Any, protocols: Any) -> _Stream:
+    async def open_stream(self, device: str, protocol: str) -> _Stream:
         self.opened += 1
         if not self.reachable:
             raise ConnectionError("no connection to the peer")
@@ -166,12 +161,19 @@ class _Host:
         answers = self.break_after.pop(0) if self.break_after else 1 << 30
         remote = _BreakingStream(theirs, "owner-device", answers)
         self.nursery.start_soon(self.server.handle_stream, remote)
-        via = ("/ip4/198.51.100.1/tcp/4747/p2p/relay/p2p-circuit",) if not self.direct else ()
-        return _Stream(ours, str(peer), via if self.relayed else ())
+        via = ("/ip4/198.51.100.1/tcp/4747/p2p/relay/p2p-circuit",) if not self.has_direct else ()
+        return _Stream(ours, device, via if self.relayed else ())
 
 
 class _Friends:
-    async def get(self, household: HouseholdId) -> Any:
+    """What the server asks of `Peers`: every device is the owner's."""
+
+    household = HOLDER
+
+    def household_of(self, device: str) -> HouseholdId:
+        return OWNER
+
+    async def friend(self, household: HouseholdId) -> Any:
         if household != OWNER:
             raise NotFoundError("no such friend")
 
@@ -191,8 +193,7 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[ObjectsServer, ShareStor
     srv = ObjectsServer(
         shares,
         LocalObjects(tmp_path, db),
-        cast(FriendStore, _Friends()),
-        lambda _d: OWNER,
+        cast(Friends, _Friends()),
         10**7,
     )
     yield srv, shares
@@ -216,15 +217,15 @@ async def test_a_lost_answer_is_resent_after_reconnect_and_stored_once(
     async with trio.open_nursery() as nursery:
         # the first stream answers two stores, takes the third and breaks before answering;
         # the second stream answers one, takes the next and breaks too
-        host = _Host(srv, nursery, break_after=[2, 1])
+        net = _Net(srv, nursery, break_after=[2, 1])
         presence = Presence(lambda _d: True, lambda: None)
-        link = HolderLink(cast(IHost, host), HOLDER, DEVICE, presence, FAST)
+        link = HolderLink(net, HOLDER, DEVICE, presence, FAST)
         for msg in msgs:
             result = await link.request(msg, StoreResult)
             assert result.code == StoreCode.OK and result.share_id == msg.share_id
         await link.aclose()
         nursery.cancel_scope.cancel()
-    assert link.resumed == 2 and host.opened == 3
+    assert link.resumed == 2 and net.opened == 3
     held = await shares.held_for(OWNER)
     assert sorted(held) == sorted(m.share_id for m in msgs)
     assert await shares.used_by(OWNER) == sum(len(m.data) for m in msgs)  # nothing twice
@@ -235,15 +236,13 @@ async def test_a_fetch_resumes_too(server: tuple[ObjectsServer, ShareStore]) -> 
     (msg,) = _stores(1)
     async with trio.open_nursery() as nursery:
         # the fetch's answer is lost twice in a row (the second stream breaks at once)
-        host = _Host(srv, nursery, break_after=[1, 0])
-        link = HolderLink(
-            cast(IHost, host), HOLDER, DEVICE, Presence(lambda _d: True, lambda: None), FAST
-        )
+        net = _Net(srv, nursery, break_after=[1, 0])
+        link = HolderLink(net, HOLDER, DEVICE, Presence(lambda _d: True, lambda: None), FAST)
         assert (await link.request(msg, StoreResult)).code == StoreCode.OK
         got = await link.request(FetchShare(ShareId(msg.share_id)), ShareData)
         assert got.data == msg.data
         nursery.cancel_scope.cancel()
-    assert link.resumed == 2 and host.opened == 3
+    assert link.resumed == 2 and net.opened == 3
 
 
 async def test_a_device_that_stays_away_fails_the_link_after_bounded_waiting(
@@ -252,17 +251,15 @@ async def test_a_device_that_stays_away_fails_the_link_after_bounded_waiting(
     srv, _ = server
     (msg,) = _stores(1)
     async with trio.open_nursery() as nursery:
-        host = _Host(srv, nursery, reachable=False)
+        net = _Net(srv, nursery, reachable=False)
         policy = ResumePolicy(attempts=3, reconnect_timeout=60.0, backoff_min=1.0)
-        link = HolderLink(
-            cast(IHost, host), HOLDER, DEVICE, Presence(lambda _d: False, lambda: None), policy
-        )
+        link = HolderLink(net, HOLDER, DEVICE, Presence(lambda _d: False, lambda: None), policy)
         with pytest.raises(UnreachableError):
             await link.request(msg, StoreResult)
         # it waited for the device, gave up, and later requests fail at once
         with pytest.raises(UnreachableError):
             await link.request(msg, StoreResult)
-        assert host.opened == 1  # the device never came back, so no stream was tried again
+        assert net.opened == 1  # the device never came back, so no stream was tried again
         nursery.cancel_scope.cancel()
 
 
@@ -272,15 +269,13 @@ async def test_without_resume_a_break_fails_at_once(
     srv, _ = server
     msgs = _stores(2)
     async with trio.open_nursery() as nursery:
-        host = _Host(srv, nursery, break_after=[1])
-        link = HolderLink(
-            cast(IHost, host), HOLDER, DEVICE, Presence(lambda _d: True, lambda: None), FAST
-        )
+        net = _Net(srv, nursery, break_after=[1])
+        link = HolderLink(net, HOLDER, DEVICE, Presence(lambda _d: True, lambda: None), FAST)
         assert (await link.request(msgs[0], StoreResult)).code == StoreCode.OK
         with pytest.raises(UnreachableError):
             await link.request(msgs[1], StoreResult, resume=False)
         nursery.cancel_scope.cancel()
-    assert host.opened == 1 and link.resumed == 0
+    assert net.opened == 1 and link.resumed == 0
 
 
 async def test_the_link_moves_to_a_direct_connection_between_requests(
@@ -289,14 +284,14 @@ async def test_the_link_moves_to_a_direct_connection_between_requests(
     srv, shares = server
     msgs = _stores(3)
     async with trio.open_nursery() as nursery:
-        host = _Host(srv, nursery, relayed=True)
-        link = HolderLink(cast(IHost, host), HOLDER, DEVICE, None, FAST)
+        net = _Net(srv, nursery, relayed=True)
+        link = HolderLink(net, HOLDER, DEVICE, None, FAST)
         assert (await link.request(msgs[0], StoreResult)).code == StoreCode.OK
         assert (await link.request(msgs[1], StoreResult)).code == StoreCode.OK
-        assert host.opened == 1  # still relayed: the same stream
-        host.direct = [_Conn("holder-device", ("/ip4/203.0.113.2/tcp/4747",))]  # hole punched
+        assert net.opened == 1  # still relayed: the same stream
+        net.has_direct = True  # hole punched
         assert (await link.request(msgs[2], StoreResult)).code == StoreCode.OK
-        assert host.opened == 2 and link.resumed == 0  # moved over, nothing resent
+        assert net.opened == 2 and link.resumed == 0  # moved over, nothing resent
         await link.aclose()
         nursery.cancel_scope.cancel()
     assert len(await shares.held_for(OWNER)) == 3

@@ -28,9 +28,8 @@ from citizen.objects.codec import (
     StoreShare,
     delete_payload,
 )
-from citizen.objects.server import ObjectsServer
+from citizen.objects.server import Friends, ObjectsServer
 from citizen.store.db import Database
-from citizen.store.friends import FriendStore
 from citizen.store.objects import LocalObjects
 from citizen.store.shares import ShareStore, proof_for, share_id_of
 
@@ -47,12 +46,17 @@ class _Friend:
 
 
 class _Friends:
-    """The two methods of FriendStore the server uses."""
+    """What the server asks of `Peers`."""
+
+    household = HouseholdId("us")
 
     def __init__(self) -> None:
         self.offers: dict[HouseholdId, int | None] = {ALICE: None, BOB: 5000}
 
-    async def get(self, household: HouseholdId) -> _Friend:
+    def household_of(self, device: str) -> HouseholdId | None:
+        return {"alice-pi": ALICE, "our-laptop": self.household}.get(device)
+
+    async def friend(self, household: HouseholdId) -> _Friend:
         if household not in self.offers:
             raise NotFoundError("no such friend")
         return _Friend(bytes(KEYS[household].verify_key), self.offers[household])
@@ -63,8 +67,8 @@ async def server(tmp_path: Path) -> AsyncIterator[ObjectsServer]:
     db = await Database.open(tmp_path / "citizen.db")
     shares = ShareStore(tmp_path, db)
     await shares.cleanup()
-    friends = cast(FriendStore, _Friends())
-    yield ObjectsServer(shares, LocalObjects(tmp_path, db), friends, lambda _d: None, 10**6)
+    friends = cast(Friends, _Friends())
+    yield ObjectsServer(shares, LocalObjects(tmp_path, db), friends, 10**6)
     db.close()
 
 
@@ -147,3 +151,46 @@ async def test_answers_are_not_requests(server: ObjectsServer) -> None:
     sid = _share()[0]
     with pytest.raises(RemoteProtocolError):
         await server.answer(ALICE, StoreResult(sid, StoreCode.OK))
+
+
+class _Peer:
+    def __init__(self, device: str) -> None:
+        self.device = device
+
+    def to_base58(self) -> str:
+        return self.device
+
+
+@dataclass
+class _Conn:
+    peer_id: _Peer
+
+
+class _Stream:
+    """A stream from `device` that sends nothing: enough to see who is turned away."""
+
+    def __init__(self, device: str) -> None:
+        self.muxed_conn = _Conn(_Peer(device))
+        self.was_reset = False
+
+    async def read(self, n: int | None = None) -> bytes:
+        return b""
+
+    async def write(self, data: bytes) -> None:
+        raise AssertionError("nothing is answered")
+
+    async def close(self) -> None:
+        pass
+
+    async def reset(self) -> None:
+        self.was_reset = True
+
+
+async def test_strangers_and_our_own_devices_are_turned_away(server: ObjectsServer) -> None:
+    for device in ("stranger-pi", "our-laptop"):
+        stream = _Stream(device)
+        await server.handle_stream(stream)
+        assert stream.was_reset, device
+    friend = _Stream("alice-pi")
+    await server.handle_stream(friend)  # served until the friend closed the stream
+    assert not friend.was_reset

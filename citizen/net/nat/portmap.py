@@ -34,6 +34,7 @@ from typing import Any, Literal, Protocol
 import trio
 
 from citizen.errors import CitizenError
+from citizen.net.backoff import Backoff
 from citizen.net.nat import natpmp_codec as npc
 
 log = logging.getLogger(__name__)
@@ -384,21 +385,21 @@ class PortMapper:
             self._set({}, "Nothing to map: the libp2p host listens on no LAN address.")
             log.info("port mapping: %s", self._error)
             await trio.sleep_forever()
-        backoff = RETRY_FIRST
+        backoff = Backoff(RETRY_FIRST, RETRY_MAX)
         while True:
             try:
                 if self._router is None:
                     self._router = await self._find_router()
                 renew = await self._map(self._router, ports)
-                backoff = RETRY_FIRST
+                backoff.succeeded()
             except PortMappingError as exc:
                 self._router = None
                 error = f"{exc.message} {exc.hint or HINT}"
                 # one line per new reason, not one per retry
                 say = log.info if error != self._error else log.debug
-                say("port mapping: none. %s Trying again in %.0f s.", error, backoff)
+                renew = backoff.failed()
+                say("port mapping: none. %s Trying again in %.0f s.", error, renew)
                 self._set({}, error)
-                renew, backoff = backoff, min(backoff * 2, RETRY_MAX)
             await trio.sleep(renew)
 
     async def _find_router(self) -> _Router:

@@ -44,6 +44,8 @@ from multiaddr import Multiaddr
 
 from citizen.errors import CitizenError, UnreachableError
 from citizen.ids import DeviceId, HouseholdId
+from citizen.net import conns
+from citizen.net.conns import Kind, is_circuit
 from citizen.net.host import FriendGate
 from citizen.net.nat import dialback_codec as dc
 from citizen.net.nat.holepunch import HolePuncher
@@ -52,7 +54,6 @@ from citizen.net.streams import read_frame, write_frame
 log = logging.getLogger(__name__)
 
 State = Literal["public", "behind_nat", "unknown"]
-Kind = Literal["direct", "relayed"]
 
 DIALBACK_TIMEOUT = 20.0  # whole exchange, the friend's dials included
 PROBE_TIMEOUT = 5.0  # one dial back
@@ -121,10 +122,6 @@ def circuit_addr(relay_addr: str, relay: str) -> str:
     """Our relayed address through `relay` reached at `relay_addr` (spec form, no target)."""
     base = relay_addr.split("/p2p/")[0]
     return f"{base}/p2p/{relay}/p2p-circuit"
-
-
-def is_circuit(addr: str) -> bool:
-    return "/p2p-circuit" in addr
 
 
 @dataclass(slots=True)
@@ -229,12 +226,9 @@ class ReachabilityService:
         """Every address friends should try for us: direct ones, then relayed ones."""
         return self._direct_addrs() + self.relay_addrs()
 
-    def connection_kind(self, peer: ID) -> Kind | None:
+    def connection_kind(self, peer: ID | str) -> Kind | None:
         """How we are connected to `peer` now: "direct" wins over "relayed"; None if not."""
-        kinds = {_conn_kind(c) for c in self.host.get_network().get_connections(peer)}
-        if "direct" in kinds:
-            return "direct"
-        return "relayed" if kinds else None
+        return conns.connection_kind(self.host, peer if isinstance(peer, str) else peer.to_base58())
 
     def status_json(self) -> dict[str, object]:
         r = self.reachability()
@@ -251,8 +245,8 @@ class ReachabilityService:
 
     # -- dialing --------------------------------------------------------------------------
 
-    async def connect(self, peer: ID, addrs: list[str]) -> Kind:
-        """Connect to `peer`: its direct addresses, and its relays `RELAY_AFTER` later.
+    async def connect(self, device: str, addrs: list[str]) -> Kind:
+        """Connect to `device`: its direct addresses, and its relays `RELAY_AFTER` later.
 
         Whichever connects first wins and the other attempt is cancelled, so a
         friend behind a NAT costs one second more than its relay, not the
@@ -262,6 +256,7 @@ class ReachabilityService:
         Raises:
             UnreachableError: no address worked.
         """
+        peer = conns.peer_id(device)
         direct = [a for a in addrs if not is_circuit(a)]
         relayed = [a for a in addrs if is_circuit(a)]
         now = self.connection_kind(peer)
@@ -460,7 +455,7 @@ class ReachabilityService:
         """The address at which we dialed `peer` directly, if we did (then it is reachable)."""
         for conn in self.host.get_network().get_connections(peer):
             outbound = getattr(getattr(conn, "direction", None), "name", "") == "OUTBOUND"
-            if not outbound or _conn_kind(conn) != "direct":
+            if not outbound or conns.conn_kind(conn) != "direct":
                 continue
             remote = _remote_of(conn)
             if remote is not None:
@@ -498,14 +493,6 @@ def _maddr(text: str) -> Multiaddr:
         return Multiaddr(text)
     except Exception as exc:
         raise UnreachableError(f"{text!r} is not a valid address.") from exc
-
-
-def _conn_kind(conn: Any) -> Kind:
-    try:
-        addrs = conn.get_transport_addresses()
-    except Exception:
-        addrs = []
-    return "relayed" if any(is_circuit(str(a)) for a in addrs) else "direct"
 
 
 def _remote_of(conn: Any) -> str | None:

@@ -34,6 +34,7 @@ from citizen.errors import (
     RemoteProtocolError,
     UnreachableError,
 )
+from citizen.net.conns import close_quietly, reset_quietly
 from citizen.net.rendezvous.codec import (
     MAX_FRAME_SIZE,
     MAX_RESPONSE_FRAME_SIZE,
@@ -125,13 +126,13 @@ class RendezvousServer:
                     await stream.write(encode_frame(reply))
         except (CitizenError, trio.TooSlowError) as exc:
             log.info("rendezvous stream from %s dropped: %s", peer, exc)
-            await _reset(stream)
+            await reset_quietly(stream)
             return
         except _TRANSPORT_ERRORS as exc:
             log.debug("rendezvous stream from %s broke: %s", peer, exc)
-            await _reset(stream)
+            await reset_quietly(stream)
             return
-        await _close(stream)
+        await close_quietly(stream)
 
     def _answer(self, peer: ID, msg: Message) -> Message | None:
         now = self._clock()
@@ -236,7 +237,7 @@ async def unregister(host: IHost, rendezvous_peer: ID, ns: str) -> None:
             try:
                 await stream.write(frame)
             finally:
-                await _close(stream)
+                await close_quietly(stream)
     except _REQUEST_ERRORS as exc:
         raise _unreachable(rendezvous_peer, exc) from exc
 
@@ -293,7 +294,7 @@ async def _request(host: IHost, rendezvous_peer: ID, request: Message) -> Messag
                 await stream.write(frame)
                 response = await _receive(stream, FrameDecoder(max_size=MAX_RESPONSE_FRAME_SIZE))
             finally:
-                await _close(stream)
+                await close_quietly(stream)
     except _REQUEST_ERRORS as exc:
         raise _unreachable(rendezvous_peer, exc) from exc
     if response is None:
@@ -335,19 +336,3 @@ def _unreachable(peer: ID, exc: BaseException) -> UnreachableError:
         f"Rendezvous point {peer} could not be reached: {exc or type(exc).__name__}",
         "Check that it is online, or use another rendezvous point.",
     )
-
-
-async def _close(stream: INetStream) -> None:
-    with trio.move_on_after(2):
-        try:
-            await stream.close()
-        except _TRANSPORT_ERRORS as exc:
-            log.debug("closing a rendezvous stream failed: %s", exc)
-
-
-async def _reset(stream: INetStream) -> None:
-    with trio.move_on_after(2):
-        try:
-            await stream.reset()
-        except _TRANSPORT_ERRORS as exc:
-            log.debug("resetting a rendezvous stream failed: %s", exc)

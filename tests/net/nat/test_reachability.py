@@ -181,7 +181,7 @@ async def test_dialback_relay_reservation_and_relayed_dial() -> None:
         # C, a friend of A and B, reaches B only through A
         with trio.fail_after(HANG):
             await c.host.connect(a.info())
-            kind = await c.r.connect(b.id, b.r.addrs())
+            kind = await c.r.connect(b.id.to_base58(), b.r.addrs())
         assert kind == "relayed"
         assert await _echo_through(c, b, b"over the relay") == b"echo:over the relay"
         assert c.r.connection_kind(b.id) == "relayed"
@@ -209,7 +209,7 @@ async def test_relay_refuses_strangers_and_devices_without_reservation() -> None
         nobody = new_host(os.urandom(32), [LOOPBACK]).get_id()
         via_a = circuit_addr(str(a.host.get_addrs()[0]), a.id.to_base58())
         with pytest.raises(UnreachableError, match="Could not reach"):
-            await c.r.connect(nobody, [via_a])
+            await c.r.connect(nobody.to_base58(), [via_a])
 
 
 async def test_relay_resets_a_circuit_past_its_data_limit() -> None:
@@ -227,7 +227,7 @@ async def test_relay_resets_a_circuit_past_its_data_limit() -> None:
         await _until(b.r, lambda: bool(b.r.relay_addrs()))
         with trio.fail_after(HANG):
             await c.host.connect(a.info())
-            await c.r.connect(b.id, b.r.relay_addrs())
+            await c.r.connect(b.id.to_base58(), b.r.relay_addrs())
         assert await _echo_through(c, b, b"small") == b"echo:small"
 
         async def send(size: int) -> bytes:

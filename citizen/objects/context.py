@@ -1,0 +1,117 @@
+"""What put, repair and restore work with: one household's object stores, settings, peers, links.
+
+`ObjectsService` builds one `ObjectsContext` and hands it to `PutJob`,
+`citizen.objects.repair` and `citizen.objects.restore`, so none of them
+imports the service. The context is frozen; what changes while the daemon
+runs (quota refusals, puts in flight, the repair lock) are the mutable
+containers in it, shared by every operation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import trio
+from nacl.signing import SigningKey
+
+from citizen.errors import UnreachableError
+from citizen.ids import HouseholdId, ObjectId, parse_object_id
+from citizen.net.network import Net
+from citizen.net.peers import Peers
+from citizen.objects.health import candidates
+from citizen.objects.index import HouseholdIndex, IndexEntry
+from citizen.objects.placement import Candidate
+from citizen.objects.resume import Presence
+from citizen.objects.transfer import Transfer
+from citizen.store.objects import LocalObjects
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectsSettings:
+    """Erasure coding (k-of-n), happiness, segment size, and the bytes offered each friend."""
+
+    k: int
+    n: int
+    happiness: int
+    segment_size: int
+    offer_bytes: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ObjectsContext:
+    """One household's objects, as the operations on them see it.
+
+    Attributes:
+        settings: erasure coding, happiness, segment size and the default offer.
+        household: our household ID.
+        household_key: the household signing key (signs DeleteShares).
+        local: the local copies.
+        index: the household index doc (one manifest per object).
+        net: streams to friend devices (`OfflineNetwork` when offline).
+        peers: friend households and who of them is online.
+        presence: lets links wait for a device to be connected again.
+        want_repair: ask the service's repair loop to run soon.
+        local_changed: tell listeners that a local copy came or went.
+        refused: household -> when (`time.monotonic()`) it last refused a share for quota.
+        in_flight: objects whose put is running (their shares are no orphans).
+        repair_lock: one repair at a time.
+    """
+
+    settings: ObjectsSettings
+    household: HouseholdId
+    household_key: Callable[[], SigningKey]
+    local: LocalObjects
+    index: HouseholdIndex
+    net: Net
+    peers: Peers
+    presence: Presence
+    want_repair: Callable[[], None]
+    local_changed: Callable[[], None]
+    refused: dict[HouseholdId, float] = field(default_factory=dict)
+    in_flight: set[ObjectId] = field(default_factory=set)
+    repair_lock: trio.Lock = field(default_factory=trio.Lock)
+
+    def transfer(self) -> Transfer:
+        """Links to the friend households online now, for one operation.
+
+        Raises:
+            UnreachableError: the daemon runs offline.
+        """
+        if not self.net.online:
+            raise UnreachableError(
+                "This daemon runs offline: no friends to store shares with.",
+                "Restart it without --offline.",
+            )
+        online = dict(self.peers.online)
+        return Transfer(self.net, self.household, online, self.household_key, self.presence)
+
+    async def friend_households(self) -> list[HouseholdId]:
+        """Every friend household, online or not."""
+        return [f.household for f in await self.peers.friends()]
+
+    def candidates(self, transfer: Transfer, friends: list[HouseholdId]) -> list[Candidate]:
+        """The friends a new share may go to now: online in `transfer`, no recent refusal."""
+        return candidates(self.household, friends, transfer.online, self.refused, time.monotonic())
+
+    async def entry(self, object_id: str) -> IndexEntry:
+        """The index entry of an object (raises NotFoundError, UsageError)."""
+        return await self.index.get(parse_object_id(object_id))
+
+
+class HasContext(Protocol):
+    """Something that carries an `ObjectsContext`: the `ObjectsService`."""
+
+    @property
+    def context(self) -> ObjectsContext: ...
+
+
+def context_of(objects: ObjectsContext | HasContext) -> ObjectsContext:
+    """The context itself, or the one the service carries.
+
+    The local API's routes still hand `verify`, `repair` and `keep_local` the
+    service; once they call the service's own methods this can go.
+    """
+    return objects if isinstance(objects, ObjectsContext) else objects.context

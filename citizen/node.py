@@ -18,13 +18,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 from nacl.signing import SigningKey
 
 from citizen.api.app import build_app
 from citizen.api.context import ApiContext
+from citizen.api.models.status import HolePunch, KeepAlive, PortMapping, Status
 from citizen.api.routes import api_routes
 from citizen.api.serve import load_or_create_token, serve_api
 from citizen.backup.service import BackupService
@@ -41,7 +42,7 @@ from citizen.lockfile import DaemonLock
 from citizen.net.host import FriendGate, advertised_addrs, new_host
 from citizen.net.liveness import LivenessService
 from citizen.net.nat.portmap import PortMapper
-from citizen.net.nat.reachability import ReachabilityService, RelayOptions
+from citizen.net.nat.reachability import ReachabilityService, ReachStatus, RelayOptions
 from citizen.net.network import Net, Network, OfflineNetwork
 from citizen.net.peers import Peers, StoredPeers
 from citizen.objects.service import ObjectsService, ObjectsSettings
@@ -110,35 +111,37 @@ class Node:
 
     # -- status ------------------------------------------------------------------------
 
-    def status(self) -> dict[str, object]:
-        built = self.db is not None
-        return {
-            "household": self.cert.household,
-            "household_name": self.config.household_name,
-            "device": self.cert.device,
-            "device_name": self.config.device_name,
-            "listen": list(self.listen_addrs),
-            "uptime_s": round(time.monotonic() - self.started, 3),
-            "friends": self.friend_store.count() if self.friend_store is not None else 0,
-            "offline": self.options.offline,
-            "recovering": built and bool(self.backup.recovering),
-            "pid": os.getpid(),
-            "keepalive": self.liveness.statistics() if self.liveness is not None else None,
-            **(self.reach.status_json() if self.reach is not None else {"reachability": "offline"}),
-            **self._port_mapping(),
-        }
-
-    def _port_mapping(self) -> dict[str, object]:
-        if self.portmap is not None:
-            status: dict[str, object] = self.portmap.status_json()
-            return status
-        off: dict[str, object] = {
-            "enabled": False,
-            "method": None,
-            "external_addrs": [],
-            "error": None,
-        }
-        return {"port_mapping": off}
+    def status(self) -> Status:
+        """This device, its daemon, and how friends reach it, from each service's statistics."""
+        live = self.liveness.statistics() if self.liveness is not None else None
+        mapped = self.portmap.statistics() if self.portmap is not None else None
+        reach = self.reach.statistics() if self.reach is not None else None
+        return Status(
+            household=self.cert.household,
+            household_name=self.config.household_name,
+            device=self.cert.device,
+            device_name=self.config.device_name,
+            listen=tuple(self.listen_addrs),
+            uptime_s=round(time.monotonic() - self.started, 3),
+            friends=self.friend_store.count() if self.friend_store is not None else 0,
+            offline=self.options.offline,
+            recovering=self.db is not None and bool(self.backup.recovering),
+            pid=os.getpid(),
+            keepalive=KeepAlive(
+                watched=live.watched, answered=live.answered, closed_dead=live.closed_dead
+            )
+            if live is not None
+            else None,
+            port_mapping=PortMapping(
+                enabled=mapped.enabled,
+                method=mapped.method,
+                external_addrs=mapped.external_addrs,
+                error=mapped.error,
+            )
+            if mapped is not None
+            else PortMapping(enabled=False, method=None, external_addrs=(), error=None),
+            **(_reach_fields(reach) if reach is not None else {"reachability": "offline"}),
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -382,6 +385,20 @@ class Node:
                 self._stop.set()
                 # A second signal, or a shutdown stuck for 4 s, cancels everything at once.
                 scope.deadline = min(scope.deadline, trio.current_time() + 4)
+
+
+def _reach_fields(reach: ReachStatus) -> dict[str, Any]:
+    r = reach.reachability
+    return {
+        "reachability": r.state,
+        "observed_addrs": r.observed,
+        "reached_addrs": r.reached,
+        "checked_by": r.checked_by,
+        "relay_addrs": reach.relay_addrs,
+        "relaying_for": reach.relaying_for,
+        "relay_circuits": reach.relay_circuits,
+        "hole_punch": HolePunch(upgraded=reach.hole_punch.upgraded, failed=reach.hole_punch.failed),
+    }
 
 
 async def run_node(options: NodeOptions) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 from citizen.errors import NotFoundError
 
 if TYPE_CHECKING:
+    from citizen.api.models.status import Status
     from citizen.backup.service import BackupService
     from citizen.docs.service import DocsService
     from citizen.friends.service import FriendsService
@@ -25,10 +26,10 @@ class ApiContext:
     `citizen.node` registers the services as they exist, by name:
     ``api.services["docs"] = docs`` (also "friends", "objects", "household",
     "backup"; "metrics" is made on first use). `status` returns the answer of
-    /v1/status, as a dict the route checks against its model.
+    /v1/status.
     """
 
-    status: Callable[[], dict[str, object]]
+    status: Callable[[], Status]
     services: dict[str, object] = field(default_factory=dict)
 
     def find(self, name: str, kind: type[S]) -> S | None:

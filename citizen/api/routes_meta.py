@@ -51,8 +51,7 @@ def _friends_hook(ctx: ApiContext) -> ScrapeHook:
     async def refresh(metrics: Metrics) -> None:
         service = ctx.find("friends", FriendsService)
         if service is None:  # offline: the count still comes from the store
-            count = ctx.status().get("friends", 0)
-            metrics.friends.set(count if isinstance(count, int) else 0)
+            metrics.friends.set(ctx.status().friends)
             metrics.friends_online.set(0)
             return
         friends = await service.list_json()

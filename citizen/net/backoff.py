@@ -19,8 +19,8 @@ class Backoff:
     delay: float = field(init=False)
 
     def __post_init__(self) -> None:
-        if not 0 < self.first <= self.most:
-            raise ValueError("a back-off needs 0 < first <= most")
+        if not 0 <= self.first <= self.most:
+            raise ValueError("a back-off needs 0 <= first <= most")
         self.delay = self.first
 
     def failed(self) -> float:

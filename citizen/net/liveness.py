@@ -186,6 +186,13 @@ def _describe(conn: INetConn) -> str:
     return addrs[0] if addrs else "an unknown address"
 
 
+@dataclass(frozen=True, slots=True)
+class LivenessStats:
+    watched: int
+    answered: int
+    closed_dead: int
+
+
 class LivenessService:
     """Pings each connection to a trusted device and closes the ones that stopped answering.
 
@@ -219,13 +226,9 @@ class LivenessService:
         self.closed_dead = 0
         gate.serve_friends(PROTOCOL, handle_ping)
 
-    def statistics(self) -> dict[str, int]:
+    def statistics(self) -> LivenessStats:
         """Connections watched now; pings answered and dead connections closed so far."""
-        return {
-            "watched": len(self._watched),
-            "answered": self.answered,
-            "closed_dead": self.closed_dead,
-        }
+        return LivenessStats(len(self._watched), self.answered, self.closed_dead)
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         settings = self.settings

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import trio
 
 from citizen.ids import DeviceId, HouseholdId
+from citizen.net.backoff import Backoff
 from citizen.net.network import Net
 from citizen.net.peers import Peers
 
@@ -49,7 +50,7 @@ class ResumePolicy:
 
     def delay(self, retry: int) -> float:
         """The pause before retry number `retry` (1 = the first retry)."""
-        return float(min(self.backoff_max, self.backoff_min * 2 ** max(0, retry - 1)))
+        return Backoff(self.backoff_min, self.backoff_max).after(retry)
 
 
 class Presence:

@@ -24,8 +24,8 @@ def test_after_agrees_with_failing_in_a_row(first: float, factor: float, retry: 
     assert b.failed() == pytest.approx(b.after(retry))
 
 
-def test_refuses_a_backoff_that_cannot_grow() -> None:
+def test_refuses_a_negative_or_inverted_backoff() -> None:
     with pytest.raises(ValueError):
-        Backoff(0, 1)
+        Backoff(-1, 1)
     with pytest.raises(ValueError):
         Backoff(2, 1)

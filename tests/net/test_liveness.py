@@ -25,6 +25,7 @@ from citizen.net.liveness import (
     PROTOCOL,
     LivenessService,
     LivenessSettings,
+    LivenessStats,
     MissCounter,
     close_dead_connection,
     ping_connection,
@@ -184,11 +185,9 @@ async def test_only_the_dead_connection_of_a_friend_is_closed(
         await trio.sleep(settings.interval * 10)
         assert not relayed.closed  # the peer's other connection still answers
         assert stranger.pings == 0  # strangers are the gate's business, never pinged
-        assert service.statistics() == {
-            "watched": 1,
-            "answered": relayed.pings + pings_before,
-            "closed_dead": 1,
-        }
+        assert service.statistics() == LivenessStats(
+            watched=1, answered=relayed.pings + pings_before, closed_dead=1
+        )
         nursery.cancel_scope.cancel()
     dead_lines = [r.getMessage() for r in caplog.records if "dead" in r.getMessage()]
     assert len(dead_lines) == 1
@@ -226,11 +225,11 @@ async def test_connections_that_appear_later_are_watched_and_closed_ones_forgott
         gone = FakeConn(FakeMuxed(FRIEND))
         network.conns.append(gone)
         await trio.sleep(settings.interval * 3)
-        assert service.statistics()["watched"] == 1
+        assert service.statistics().watched == 1
         gone.closed = True  # closed elsewhere (the friend went away cleanly)
         await trio.sleep(settings.interval * 2)
-        assert service.statistics()["watched"] == 0
-        assert service.statistics()["closed_dead"] == 1
+        assert service.statistics().watched == 0
+        assert service.statistics().closed_dead == 1
         nursery.cancel_scope.cancel()
 
 

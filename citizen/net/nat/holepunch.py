@@ -156,8 +156,9 @@ class HolePuncher:
         own = {str(a).split("/")[2] for a in self.host.get_addrs() if str(a).count("/") >= 2}
         return parts[2] not in own
 
-    def status_json(self) -> dict[str, object]:
-        return {"hole_punch": {"upgraded": self.stats.upgraded, "failed": self.stats.failed}}
+    def statistics(self) -> PunchStats:
+        """Relayed connections upgraded to direct ones so far, and attempts that failed."""
+        return PunchStats(self.stats.upgraded, self.stats.failed)
 
     async def peer_ready(self, device: DeviceId, household: HouseholdId) -> None:
         self._consider(device)

@@ -183,6 +183,16 @@ def _check_external(ip: str, method: str) -> str:
 # -- the two ways of asking -------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class PortMapStatus:
+    """Port mapping at the home router: on or off, by which method, to where, or why not."""
+
+    enabled: bool
+    method: Method | None
+    external_addrs: tuple[str, ...]
+    error: str | None
+
+
 class _Router(Protocol):
     method: Method
     external_ip: str
@@ -350,16 +360,10 @@ class PortMapper:
         """`/ip4/EXT_IP/tcp/EXT_PORT` of every live mapping."""
         return [m.addr for m in self._mappings.values()]
 
-    def status_json(self) -> dict[str, object]:
+    def statistics(self) -> PortMapStatus:
+        """Whether and how the router forwards our port, and why not."""
         method = self._router.method if self._router is not None and self._mappings else None
-        return {
-            "port_mapping": {
-                "enabled": True,
-                "method": method,
-                "external_addrs": self.addrs(),
-                "error": self._error,
-            }
-        }
+        return PortMapStatus(True, method, tuple(self.addrs()), self._error)
 
     async def wait_changed(self) -> None:
         """Wait until the mappings or the error change."""

@@ -17,7 +17,7 @@ Three jobs, all friend-only (every protocol here is served through
   py-libp2p's `CircuitV2Transport` here).
 
 `FriendsService` and `node.py` call in through `addrs()`, `connect()`,
-`peer_ready()`, `peer_gone()`, `connection_kind()` and `status_json()`.
+`peer_ready()`, `peer_gone()`, `connection_kind()` and `statistics()`.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from citizen.net import conns
 from citizen.net.conns import Kind, is_circuit
 from citizen.net.host import FriendGate
 from citizen.net.nat import dialback_codec as dc
-from citizen.net.nat.holepunch import HolePuncher
+from citizen.net.nat.holepunch import HolePuncher, PunchStats
 from citizen.net.streams import read_frame, write_frame
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,17 @@ def circuit_addr(relay_addr: str, relay: str) -> str:
 
 
 @dataclass(slots=True)
+class ReachStatus:
+    """How friends reach us now (`citizen status`)."""
+
+    reachability: Reachability
+    relay_addrs: tuple[str, ...]  # our addresses through friends' relays
+    relaying_for: int  # relay reservations we hold for friends
+    relay_circuits: int  # circuits we relay for friends now
+    hole_punch: PunchStats
+
+
+@dataclass(frozen=True, slots=True)
 class _Reservation:
     relay_addr: str
     expires: int
@@ -230,18 +241,15 @@ class ReachabilityService:
         """How we are connected to `peer` now: "direct" wins over "relayed"; None if not."""
         return conns.connection_kind(self.host, peer if isinstance(peer, str) else peer.to_base58())
 
-    def status_json(self) -> dict[str, object]:
-        r = self.reachability()
-        return {
-            "reachability": r.state,
-            "observed_addrs": list(r.observed),
-            "reached_addrs": list(r.reached),
-            "checked_by": r.checked_by,
-            "relay_addrs": self.relay_addrs(),
-            "relaying_for": len(self.relay.resource_manager._reservations),
-            "relay_circuits": len(self.relay._active_relays),
-            **self.punch.status_json(),
-        }
+    def statistics(self) -> ReachStatus:
+        """What friends' dialbacks say, our relay addresses, what we relay, hole punches."""
+        return ReachStatus(
+            self.reachability(),
+            tuple(self.relay_addrs()),
+            len(self.relay.resource_manager._reservations),
+            len(self.relay._active_relays),
+            self.punch.statistics(),
+        )
 
     # -- dialing --------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from citizen.net.nat import natpmp_codec as npc
 from citizen.net.nat.portmap import (
     PortMapOptions,
     PortMapper,
+    PortMapStatus,
     default_gateway,
     is_lan_only,
     mappable_ports,
@@ -112,7 +113,7 @@ async def until(mapper: PortMapper, check: Callable[[], object]) -> None:
 
 
 def error(mapper: PortMapper) -> Any:
-    return mapper.status_json()["port_mapping"]["error"]  # type: ignore[index]
+    return mapper.statistics().error
 
 
 async def test_maps_renews_at_half_life_and_deletes_on_shutdown(autojump_clock: object) -> None:
@@ -120,13 +121,13 @@ async def test_maps_renews_at_half_life_and_deletes_on_shutdown(autojump_clock: 
     async with running(router) as mapper:
         await until(mapper, mapper.addrs)
         assert mapper.addrs() == ["/ip4/198.51.100.2/tcp/4747"]
-        status = mapper.status_json()["port_mapping"]
-        assert status == {
-            "enabled": True,
-            "method": "natpmp",
-            "external_addrs": ["/ip4/198.51.100.2/tcp/4747"],
-            "error": None,
-        }
+        status = mapper.statistics()
+        assert status == PortMapStatus(
+            enabled=True,
+            method="natpmp",
+            external_addrs=("/ip4/198.51.100.2/tcp/4747",),
+            error=None,
+        )
         first = router.maps()[0]
         assert (first.internal_port, first.external_port) == (4747, 4747)
         assert first.protocol is npc.Protocol.TCP and 0 < first.lifetime < 24 * 3600
@@ -155,9 +156,9 @@ async def test_no_answer_then_retries_with_backoff_until_the_router_answers(
     router = FakeRouter(silent=True)
     async with running(router) as mapper:
         await until(mapper, lambda: error(mapper))
-        status = mapper.status_json()["port_mapping"]
-        assert status["method"] is None and status["external_addrs"] == []
-        assert "no NAT-PMP answer from 127.0.0.1" in status["error"]
+        status = mapper.statistics()
+        assert status.method is None and status.external_addrs == ()
+        assert status.error is not None and "no NAT-PMP answer from 127.0.0.1" in status.error
         asked_at: list[float] = []
         while len(asked_at) < 3:
             before = len(router.requests)

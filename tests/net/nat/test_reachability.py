@@ -176,7 +176,7 @@ async def test_dialback_relay_reservation_and_relayed_dial() -> None:
         assert relayed.endswith(f"/p2p/{a.id}/p2p-circuit")
         assert b.r.addrs() == [UNREACHABLE, relayed]
         assert a.r.relay_addrs() == []
-        assert a.r.status_json()["relaying_for"] == 1
+        assert a.r.statistics().relaying_for == 1
 
         # C, a friend of A and B, reaches B only through A
         with trio.fail_after(HANG):
@@ -202,7 +202,7 @@ async def test_relay_refuses_strangers_and_devices_without_reservation() -> None
         # a stranger cannot even open the hop protocol, let alone reserve
         with pytest.raises(Exception), trio.fail_after(HANG):  # noqa: B017 - any refusal
             await s.host.new_stream(a.id, [HOP_PROTOCOL])
-        assert a.r.status_json()["relaying_for"] == 0
+        assert a.r.statistics().relaying_for == 0
         # a friend asking for a circuit to a device with no reservation is refused
         with trio.fail_after(HANG):
             await c.host.connect(a.info())

@@ -206,23 +206,16 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         return EVICT.respond(await ctx.objects().evict(request.path_params["object_id"]))
 
     async def restore_object(request: Request) -> Response:
-        from citizen.objects.restore import keep_local
-
-        result = await keep_local(ctx.objects(), request.path_params["object_id"])
+        result = await ctx.objects().keep_local(request.path_params["object_id"])
         return RESTORE.respond(result)
 
     async def verify(request: Request) -> Response:
-        from citizen.objects.repair import verify as run_verify
-
         body = await VERIFY.read(request)
-        return VERIFY.respond(await run_verify(ctx.objects(), body.object_id))
+        return VERIFY.respond(await ctx.objects().verify(body.object_id))
 
     async def repair(request: Request) -> Response:
-        from citizen.objects.repair import repair as run_repair
-
         body = await REPAIR.read(request)
-        result = await run_repair(ctx.objects(), check=True, object_id=body.object_id)
-        return REPAIR.respond(result)
+        return REPAIR.respond(await ctx.objects().repair(body.object_id, check=True))
 
     async def storage(_request: Request) -> Response:
         return STORAGE.respond(await ctx.objects().storage())

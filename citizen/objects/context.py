@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import trio
 from nacl.signing import SigningKey
@@ -99,19 +98,3 @@ class ObjectsContext:
     async def entry(self, object_id: str) -> IndexEntry:
         """The index entry of an object (raises NotFoundError, UsageError)."""
         return await self.index.get(parse_object_id(object_id))
-
-
-class HasContext(Protocol):
-    """Something that carries an `ObjectsContext`: the `ObjectsService`."""
-
-    @property
-    def context(self) -> ObjectsContext: ...
-
-
-def context_of(objects: ObjectsContext | HasContext) -> ObjectsContext:
-    """The context itself, or the one the service carries.
-
-    The local API's routes still hand `verify`, `repair` and `keep_local` the
-    service; once they call the service's own methods this can go.
-    """
-    return objects if isinstance(objects, ObjectsContext) else objects.context

@@ -27,7 +27,7 @@ import trio
 from citizen.errors import CitizenError, UnreachableError
 from citizen.ids import HouseholdId, ShareId
 from citizen.objects.codec import MAX_IDS, NONCE_SIZE, Challenge, Held, ListHeld, Proof
-from citizen.objects.context import HasContext, ObjectsContext, context_of
+from citizen.objects.context import ObjectsContext
 from citizen.objects.health import (
     HolderCheck,
     after_checks,
@@ -129,11 +129,8 @@ async def check_holders(
     return checks
 
 
-async def verify(
-    objects: ObjectsContext | HasContext, object_id: str | None
-) -> list[dict[str, object]]:
+async def verify(ctx: ObjectsContext, object_id: str | None) -> list[dict[str, object]]:
     """Challenge the holders of one or every object; record and report what they lack."""
-    ctx = context_of(objects)
     entries = (
         [await ctx.entry(object_id)] if object_id else list((await ctx.index.entries()).values())
     )
@@ -165,10 +162,9 @@ async def _record(
 
 
 async def repair(
-    objects: ObjectsContext | HasContext, *, check: bool, object_id: str | None = None
+    ctx: ObjectsContext, *, check: bool, object_id: str | None = None
 ) -> dict[str, object]:
     """Repair one or every object; `check` challenges every holder and reclaims orphans."""
-    ctx = context_of(objects)
     async with ctx.repair_lock:
         entries = (
             [await ctx.entry(object_id)]

@@ -18,7 +18,7 @@ import trio
 
 from citizen.errors import CitizenError, NotFoundError
 from citizen.ids import ObjectId
-from citizen.objects.context import HasContext, ObjectsContext, context_of
+from citizen.objects.context import ObjectsContext
 from citizen.objects.health import UNDER_REPLICATED, merge_problems
 from citizen.objects.index import IndexEntry
 from citizen.objects.transfer import Transfer
@@ -92,14 +92,13 @@ async def _record_problems(ctx: ObjectsContext, entry: IndexEntry, transfer: Tra
     ctx.want_repair()
 
 
-async def keep_local(objects: ObjectsContext | HasContext, object_id: str) -> dict[str, object]:
+async def keep_local(ctx: ObjectsContext, object_id: str) -> dict[str, object]:
     """Fetch one object from friends into its local copy (no-op if already local).
 
     Raises:
         NotFoundError: no such object in the household index.
         UnreachableError: too few holders online.
     """
-    ctx = context_of(objects)
     entry = await ctx.entry(object_id)
     if ctx.local.has(entry.object_id):
         return {"object_id": entry.object_id, "restored": False, "size": entry.manifest.size}
@@ -116,9 +115,8 @@ async def keep_local(objects: ObjectsContext | HasContext, object_id: str) -> di
     return {"object_id": entry.object_id, "restored": True, "size": entry.manifest.size}
 
 
-async def restore_all(objects: ObjectsContext | HasContext) -> dict[str, object]:
+async def restore_all(ctx: ObjectsContext) -> dict[str, object]:
     """Fetch every object that has no local copy; report which could not be fetched yet."""
-    ctx = context_of(objects)
     restored: list[str] = []
     failed: dict[str, str] = {}
     entries = sorted(

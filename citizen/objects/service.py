@@ -46,7 +46,7 @@ from citizen.objects.placement import place_shares
 from citizen.objects.put import PutJob
 from citizen.objects.repair import repair as run_repair
 from citizen.objects.repair import verify as run_verify
-from citizen.objects.restore import keep_local, open_read
+from citizen.objects.restore import keep_local, open_read, restore_all
 from citizen.objects.resume import watch_friends
 from citizen.objects.segments import (
     TAG_SIZE,
@@ -237,6 +237,10 @@ class ObjectsService:
     async def keep_local(self, object_id: str) -> dict[str, object]:
         """Fetch one object from friends into its local copy (see `restore.keep_local`)."""
         return await keep_local(self.context, object_id)
+
+    async def restore_all(self) -> dict[str, object]:
+        """Fetch every object without a local copy from friends (see `restore.restore_all`)."""
+        return await restore_all(self.context)
 
     async def verify(self, object_id: str | None) -> builtins.list[dict[str, object]]:
         """Challenge the holders of one or every object (see `repair.verify`)."""

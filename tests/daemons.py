@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from citizen.testing.datadir import configure, keep_off_real_network
 
 READY_TIMEOUT = 60.0
 
@@ -68,32 +69,16 @@ class Daemon:
     def keep_off_real_network(self) -> None:
         """Tests never multicast on, nor ask the router of, the machine's real network.
 
-        mDNS off, and port mapping (UPnP/NAT-PMP) off unless `allow_port_mapping`;
-        the key is added if the config lacks it, since it defaults to on.
+        mDNS off, and port mapping (UPnP/NAT-PMP) off unless `allow_port_mapping`
+        (see `citizen.testing.datadir.keep_off_real_network`).
         """
-        config = self.data_dir / "config.toml"
-        if not config.exists():
-            return
-        text = config.read_text().replace("mdns = true", "mdns = false")
-        line = f"port_mapping = {'true' if self.allow_port_mapping else 'false'}"
-        text, found = re.subn(r"(?m)^port_mapping[ \t]*=.*$", line, text)
-        if not found:
-            text, found = re.subn(r"(?m)^\[network\][ \t]*$", f"[network]\n{line}", text, count=1)
-        if not found:
-            text += f"\n[network]\n{line}\n"
-        config.write_text(text)
+        keep_off_real_network(self.data_dir, port_mapping=self.allow_port_mapping)
 
     no_mdns = keep_off_real_network  # the old name
 
     def configure(self, **values: object) -> None:
         """Set keys that appear once in config.toml (`k=1`, `circuit_mib=2`, `keepalive_s=2`)."""
-        path = self.data_dir / "config.toml"
-        text = path.read_text()
-        for key, value in values.items():
-            shown = str(value).lower() if isinstance(value, bool) else str(value)
-            text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = {shown}", text)
-            assert count == 1, f"config.toml has no single `{key} = ...` line"
-        path.write_text(text)
+        configure(self.data_dir, **values)
 
     def start(self, *extra: str, port: int = 0) -> None:
         assert self.proc is None

@@ -166,7 +166,6 @@ def test_features_do_not_import_each_other_or_libp2p() -> None:
     assert not problems, problems
 
 
-@pytest.mark.xfail(strict=True, reason="the layout move is in progress")
 def test_libp2p_only_in_net() -> None:
     outside = sorted(
         m

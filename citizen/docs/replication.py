@@ -156,7 +156,7 @@ class Replicator:
 
     async def _keep_open(self, device: DeviceId, household: HouseholdId) -> None:
         pause = 1.0
-        while self._net.connected(device):
+        while self._net.connected(device) and self._household_of(device) is not None:
             if device not in self.links:
                 try:
                     stream = await self._net.open_stream(device, docs_codec.PROTOCOL_ID)
@@ -186,7 +186,12 @@ class Replicator:
             return None
 
     async def _serve(self, stream: Stream, device: DeviceId, household: HouseholdId) -> None:
-        key = await self._household_key_of(household)
+        try:
+            key = await self._household_key_of(household)
+        except CitizenError as exc:  # the friend was removed since the device said hello
+            log.info("not syncing docs with %s: %s", device, exc.message)
+            await reset_quietly(stream)
+            return
         link = Link(device, household, key, stream, DocSyncSession(self.local_household_key, key))
         old = self.links.get(device)
         self.links[device] = link

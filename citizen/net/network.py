@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import trio
 from libp2p.abc import IHost
@@ -75,7 +75,26 @@ class Network:
             OSError: a listen address is taken or not ours.
         """
         async with self.host.run([Multiaddr(a) for a in listen]):
-            yield advertised_addrs(self.host)
+            try:
+                yield advertised_addrs(self.host)
+            finally:
+                await self.close_connections()
+
+    async def close_connections(self) -> None:
+        """Close every connection, so friends see us go at once.
+
+        py-libp2p's host leaves them open when it stops (only garbage collection
+        closes them), which is invisible when the process exits but leaves an
+        embedded node's friends sending into the void.
+        """
+        network: Any = self.host.get_network()
+        with trio.move_on_after(5) as scope:
+            scope.shield = True
+            for peer in list(network.connections):
+                try:
+                    await network.close_peer(peer)
+                except Exception as exc:
+                    log.debug("closing the connections to %s: %s", peer, exc)
 
     # -- serving ----------------------------------------------------------------------------
 

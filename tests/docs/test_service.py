@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 from nacl.signing import SigningKey
 
 from citizen.docs.service import DocsService
@@ -233,3 +234,15 @@ async def test_own_devices_sync_every_doc_and_the_grants(tmp_path: Path) -> None
         await _until(pi, lambda: _shared_with_beta(pi), "the laptop's grant on the pi")
         await pi.set(doc, "when", "july")
         await _until(laptop, _value_is(laptop, doc, {"where": "sea", "when": "july"}), "pi's edit")
+
+
+async def test_a_device_of_a_friend_just_removed_does_not_stop_the_service(tmp_path: Path) -> None:
+    # its hello raced the removal: the link is still up, the friend is gone from the store
+    async with _homes(tmp_path, "alpha", "beta") as (a, b):
+        # the store no longer has beta; the device is still mapped to it (hello came first)
+        del a.peers._friends[b.household]
+        await a.peers.ready(b.device)
+        await trio.testing.wait_all_tasks_blocked()
+        doc = str((await a.docs.create("Still here"))["doc_id"])
+        await a.docs.set(doc, "ok", True)
+        assert (await a.docs.show(doc))["value"] == {"ok": True}

@@ -1,4 +1,10 @@
-"""Objects across friends with real daemons: put, get, evict, verify, repair, quota, crashes."""
+"""Objects across friends with real daemons: the CLI's put, get, verify, repair, rm, and crashes.
+
+Spreading, surviving stopped friends, corrupt shares, repair onto another
+friend and quota refusals are tested on the in-process grid in
+tests/objects/test_objects_grid.py. Here stay the user's commands, a kill -9
+in the middle of a put and the memory bound of a large put.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil  # type: ignore[import-untyped]
-import pytest
 
 from tests.daemons import Daemon, pair, wait_until
 
@@ -71,19 +76,6 @@ def _entry(owner: Daemon, object_id: str) -> Any:
     return next(o for o in owner.json("ls") if o["object_id"] == object_id)
 
 
-def _manifest_share_ids(owner: Daemon, object_id: str) -> dict[str, set[str]]:
-    """Per holder household: the share IDs its share numbers stand for (read via the doc API)."""
-    docs = owner.json("doc", "list")
-    index = next(d for d in docs if d["title"] == "household index")
-    shown = owner.json("doc", "show", index["doc_id"], "--path", f"objects.{object_id}")
-    manifest = shown["value"]["manifest"]
-    out: dict[str, set[str]] = {}
-    for number, holder in manifest["placement"].items():
-        ids = {seg["share_hashes"][int(number)] for seg in manifest["segments"]}
-        out.setdefault(holder, set()).update(ids)
-    return out
-
-
 def _random_file(path: Path, size: int, seed: int) -> bytes:
     data = random.Random(seed).randbytes(size)
     path.write_bytes(data)
@@ -93,120 +85,6 @@ def _random_file(path: Path, size: int, seed: int) -> bytes:
 def _get(owner: Daemon, object_id: str, out: Path) -> bytes:
     owner.json("get", object_id, "-o", str(out))
     return out.read_bytes()
-
-
-def test_put_spread_survive_corrupt_and_repair(
-    make_daemon: Callable[[str], Daemon], tmp_path: Path
-) -> None:
-    owner, friends = _network(make_daemon, 5)
-    households = {_household(f): f for f in friends}
-    size = 64 * MIB
-    data = _random_file(tmp_path / "in.bin", size, seed=1)
-    put = owner.json("put", str(tmp_path / "in.bin"))
-    object_id = put["object_id"]
-    assert put["state"] == "complete" and put["segments"] == 64
-    assert sorted(put["placement"].values()) == sorted(households)
-
-    # every friend holds exactly one share per segment: the ones its share number names
-    expected = _manifest_share_ids(owner, object_id)
-    for household, friend in households.items():
-        files = _share_files(friend)
-        assert len(files) == 64
-        assert {f.parent.name + f.name for f in files} == expected[household]
-    # no share file holds plaintext: 256 random 64-byte runs and each segment's start
-    shares = [f.read_bytes() for friend in friends for f in _share_files(friend)]
-    rng = random.Random(2)
-    needles = [data[p : p + 64] for p in (rng.randrange(size - 64) for _ in range(256))]
-    needles += [data[i * MIB : i * MIB + 64] for i in range(64)]
-    blob = b"\x00".join(shares)
-    assert not any(needle in blob for needle in needles)
-    del blob, shares
-
-    # evict the local copy and stop two friends: the bytes come back from the other three
-    owner.json("evict", object_id)
-    assert _entry(owner, object_id)["local"] is False
-    stopped = [households[put["placement"]["3"]], households[put["placement"]["4"]]]
-    for f in stopped:
-        f.stop()
-    assert _get(owner, object_id, tmp_path / "out1.bin") == data
-    for f in stopped:
-        f.start()
-    for f in stopped:
-        wait_until(lambda f=f: _online(owner, f.name), f"{f.name} back online")
-
-    # flip a byte in one share of the holder of share 0 (always fetched first)
-    victim = households[put["placement"]["0"]]
-    target = sorted(_share_files(victim))[0]
-    raw = bytearray(target.read_bytes())
-    raw[100] ^= 0xFF
-    target.write_bytes(bytes(raw))
-    report = owner.json("verify", object_id)[0]
-    assert not report["healthy"]
-    flagged = {h["household"] for h in report["holders"] if not h["healthy"]}
-    assert flagged == {_household(victim)}
-    assert _get(owner, object_id, tmp_path / "out2.bin") == data
-    owner.json("repair")
-    report = owner.json("verify", object_id)[0]
-    assert report["healthy"], report
-    assert target.read_bytes() != bytes(raw)  # the good share is back in place
-    assert len(_share_files(victim)) == 64
-
-    # remove one holder: repair moves its shares to a sixth friend
-    sixth = _add_friend(make_daemon, owner, "f5", None)
-    gone = households[put["placement"]["2"]]
-    owner.json("friends", "remove", gone.name)
-    wait_until(
-        lambda: _entry(owner, object_id)["placement"]["2"] == _household(sixth),
-        "repair to re-place share 2 on the sixth friend",
-    )
-    assert len(_share_files(sixth)) == 64
-    assert _entry(owner, object_id)["state"] == "complete"
-    assert _get(owner, object_id, tmp_path / "out3.bin") == data
-
-    # rm: holders drop every share and free the quota
-    owner.json("rm", object_id)
-    assert owner.json("ls") == []
-    for f in [*friends, sixth]:
-        if f is not gone:
-            assert _share_files(f) == [], f.name
-
-
-@pytest.mark.timeout(600)  # a 40 MiB put, a repair and a get: slow on a loaded 2-core machine
-def test_quota_refusal_places_elsewhere(
-    make_daemon: Callable[[str], Daemon], tmp_path: Path
-) -> None:
-    owner, friends = _network(make_daemon, 5, friend_storage={"f0": {"offer_mib": 10}})
-    small = friends[0]
-    data = _random_file(tmp_path / "in.bin", 40 * MIB, seed=3)
-    put = owner.json("put", str(tmp_path / "in.bin"))
-    object_id = put["object_id"]
-    # the small friend refused past 10 MiB, and dropped what it had taken
-    used = {f["name"]: f["used"] for f in small.json("storage")["held_for_friends"]}
-    assert used["owner"] == 0
-    assert _share_files(small) == []
-    assert _household(small) not in put["placement"].values()
-    wait_until(
-        lambda: len(_entry(owner, object_id)["placement"]) == 5,
-        "repair to place the refused share number on another friend",
-    )
-    # four households hold the five share numbers: evicting would be unsafe, so it is refused
-    refused = owner.cli("evict", object_id, check=False)
-    assert refused.returncode == 1 and "under-replicated" in refused.stderr, (
-        refused,
-        owner.log()[-3000:],
-    )
-    assert _get(owner, object_id, tmp_path / "out.bin") == data
-    log = small.log()
-    assert "Traceback" not in log
-
-    # a household that can never reach happiness: the put fails cleanly, nothing listed
-    for f in friends[1:3]:
-        f.stop()
-        wait_until(lambda f=f: not _online(owner, f.name), f"the owner to see {f.name} gone")
-    failed = owner.cli("put", str(tmp_path / "in.bin"), check=False)
-    assert failed.returncode == 1, failed.stdout
-    assert "friends" in failed.stderr and "Traceback" not in failed.stderr, failed.stderr
-    assert [o["object_id"] for o in owner.json("ls")] == [object_id]
 
 
 def test_kill_owner_mid_put(make_daemon: Callable[[str], Daemon], tmp_path: Path) -> None:
@@ -263,7 +141,7 @@ def _peak_rss(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-def test_friends_offer_limits_what_a_friend_may_store(
+def test_offer_put_verify_repair_get_rm_through_the_cli(
     make_daemon: Callable[[str], Daemon], tmp_path: Path
 ) -> None:
     owner, (holder,) = _network(make_daemon, 1, owner_storage={"k": 1, "n": 1, "happiness": 1})
@@ -276,7 +154,7 @@ def test_friends_offer_limits_what_a_friend_may_store(
     assert holder.json("friends", "offer", "owner", "1")["offer_bytes"] == MIB
     assert friend_offer(holder, "owner") == MIB
     # past the offer the only holder refuses: the put fails with the quota message
-    _random_file(tmp_path / "big.bin", 4 * MIB, seed=9)
+    data = _random_file(tmp_path / "big.bin", 4 * MIB, seed=9)
     failed = owner.cli("put", str(tmp_path / "big.bin"), check=False)
     assert failed.returncode == 1, failed.stdout
     assert "storage" in failed.stderr.lower() and "internal" not in failed.stderr, failed.stderr
@@ -284,7 +162,34 @@ def test_friends_offer_limits_what_a_friend_may_store(
     # back to the default offer: the same put fits
     assert holder.json("friends", "offer", "owner", "default")["offer_bytes"] is None
     put = owner.json("put", str(tmp_path / "big.bin"))
-    assert put["state"] == "complete"
+    assert put["state"] == "complete" and put["segments"] == 4
+    object_id = put["object_id"]
+    assert [o["object_id"] for o in owner.json("ls")] == [object_id]
+    held = {f["name"]: f["used"] for f in holder.json("storage")["held_for_friends"]}
+    assert held["owner"] > 4 * MIB  # the whole object, encrypted
+    assert len(_share_files(holder)) == 4
+
+    # a corrupt share: `verify` names its holder, `repair` puts a good one back
+    target = sorted(_share_files(holder))[0]
+    raw = bytearray(target.read_bytes())
+    raw[100] ^= 0xFF
+    target.write_bytes(bytes(raw))
+    report = owner.json("verify", object_id)[0]
+    assert not report["healthy"]
+    assert {h["household"] for h in report["holders"] if not h["healthy"]} == {_household(holder)}
+    owner.json("repair")
+    assert owner.json("verify", object_id)[0]["healthy"]
+    assert target.read_bytes() != bytes(raw)
+
+    # evict the local copy: `get` brings the bytes back from the friend
+    owner.json("evict", object_id)
+    assert _entry(owner, object_id)["local"] is False
+    assert _get(owner, object_id, tmp_path / "out.bin") == data
+
+    # rm: the holder drops every share
+    owner.json("rm", object_id)
+    assert owner.json("ls") == []
+    assert _share_files(holder) == []
 
 
 def friend_offer(d: Daemon, name: str) -> int | None:

@@ -27,8 +27,8 @@ from citizen.docs.codec import (
 )
 from citizen.errors import LocalProtocolError, RemoteProtocolError
 from citizen.ids import DocId
+from citizen.testing.strategies import doc_ids
 
-doc_ids = st.binary(min_size=16, max_size=16).map(lambda b: DocId(base58.b58encode(b).decode()))
 messages: st.SearchStrategy[DocMessage] = st.one_of(
     st.builds(Hello, version=st.just(PROTOCOL_VERSION), doc_ids=st.lists(doc_ids).map(tuple)),
     st.builds(Sync, doc_id=doc_ids, data=st.binary(min_size=1, max_size=300)),

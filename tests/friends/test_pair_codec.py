@@ -6,8 +6,9 @@ from hypothesis import strategies as st
 
 from citizen.errors import RemoteProtocolError
 from citizen.friends import pair_codec as pc
+from citizen.testing.strategies import keys32
 
-_b32 = st.binary(min_size=32, max_size=32)
+_b32 = keys32
 _text = st.text(max_size=100)
 messages = st.one_of(
     st.builds(pc.PairRequest, st.text(max_size=64), _b32, _text, st.binary(max_size=300), _b32),

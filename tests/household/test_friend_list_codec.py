@@ -10,6 +10,7 @@ from citizen import cbor
 from citizen.errors import RemoteProtocolError
 from citizen.household import friend_list_codec as hfc
 from citizen.store.backup_state import DeviceState, FriendRemoval, FriendState
+from citizen.testing.strategies import keys32
 
 texts = st.text(max_size=20)
 stamps = st.integers(min_value=0, max_value=2**62 - 1)
@@ -23,9 +24,9 @@ devices = st.builds(
 friends = st.builds(
     FriendState,
     texts,
-    st.binary(min_size=32, max_size=32),
+    keys32,
     texts,
-    st.binary(min_size=32, max_size=32),
+    keys32,
     stamps,
     st.none() | stamps,
     texts,

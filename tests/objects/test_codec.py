@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -31,15 +29,9 @@ from citizen.objects.codec import (
     encode_frame,
 )
 from citizen.objects.segments import MAX_SHARE_SIZE
+from citizen.testing.strategies import households, keys32, object_ids, share_ids
 
-share_ids = st.binary(min_size=1, max_size=8).map(
-    lambda b: ShareId(hashlib.blake2b(b, digest_size=32).hexdigest())
-)
-households = st.text(min_size=1, max_size=40).map(HouseholdId)
-object_ids = st.sampled_from(
-    ["1111111111111111", "12drXXUifSrRnXLGbXg8E", "YcVfxkQb6JRzqk5kF2tNLv"]
-).map(ObjectId)
-nonces = st.binary(min_size=32, max_size=32)
+nonces = keys32
 
 messages: st.SearchStrategy[ObjectsMessage] = st.one_of(
     st.builds(

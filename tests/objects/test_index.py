@@ -13,6 +13,7 @@ from citizen.objects.health import COMPLETE, UNDER_REPLICATED
 from citizen.objects.index import IndexEntry, entry_from_value
 from citizen.objects.manifest import Manifest
 from citizen.objects.segments import SegmentInfo, share_hash
+from citizen.testing.strategies import json_values as json_values_of
 
 
 def _entry(state: str = COMPLETE) -> IndexEntry:
@@ -51,13 +52,7 @@ def test_bad_key_and_state_are_refused() -> None:
         raise AssertionError(f"{field}={bad!r} was accepted")
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
+json_values = json_values_of()
 
 
 @given(json_values)

@@ -22,6 +22,7 @@ from citizen.objects.manifest import (
     split_segments,
 )
 from citizen.objects.segments import TAG_SIZE, SegmentInfo, encode_segment
+from citizen.testing.strategies import cbor_values
 
 
 def make_manifest(size: int = 2500, segment_size: int = 1000, k: int = 3, n: int = 5) -> Manifest:
@@ -156,15 +157,7 @@ def test_arbitrary_cbor_bytes_only_raise_remote_protocol_error(data: bytes) -> N
 
 
 @settings(max_examples=300)
-@given(
-    st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.binary(max_size=5),
-        lambda inner: (
-            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
-        ),
-        max_leaves=20,
-    )
-)
+@given(cbor_values())
 def test_arbitrary_values_only_raise_remote_protocol_error(value: object) -> None:
     try:
         manifest_from_dict(value)

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from citizen.errors import RemoteProtocolError
 from citizen.ids import HouseholdId
+from citizen.testing.strategies import json_values as json_values_of
 
 STATUS = {
     "household": "HH",
@@ -85,17 +86,9 @@ MODELS: list[type[object]] = [
     RepairReport,
 ]
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(["household", "name", "used", "sas", "code", "devices", "online", "x"]),
-            inner,
-            max_size=6,
-        )
-    ),
-    max_leaves=20,
+json_values = json_values_of(
+    keys=st.sampled_from(["household", "name", "used", "sas", "code", "devices", "online", "x"]),
+    floats=True,
 )
 
 

@@ -56,7 +56,18 @@ async def main(args: argparse.Namespace) -> None:
 
     def write() -> None:
         kinds = {p.to_base58(): reach.connection_kind(p) for p in trusted}
-        report.update(reach.status_json(), addrs=reach.addrs(), kinds=kinds)
+        s = reach.statistics()
+        report.update(
+            reachability=s.reachability.state,
+            observed_addrs=list(s.reachability.observed),
+            reached_addrs=list(s.reachability.reached),
+            checked_by=s.reachability.checked_by,
+            relay_addrs=list(s.relay_addrs),
+            relaying_for=s.relaying_for,
+            relay_circuits=s.relay_circuits,
+            addrs=reach.addrs(),
+            kinds=kinds,
+        )
         tmp = Path(args.report + ".tmp")
         tmp.write_text(json.dumps(report))
         os.replace(tmp, args.report)

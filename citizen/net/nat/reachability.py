@@ -513,9 +513,9 @@ def _remote_of(conn: Any) -> str | None:
 
 def _observed_addr(stream: INetStream) -> str:
     """The address the stream's connection comes from, "" for a relayed one."""
+    if conns.stream_relayed(stream):
+        return ""
     try:
-        if any(is_circuit(str(a)) for a in stream.muxed_conn.get_transport_addresses()):
-            return ""
         return _tcp_text(stream.get_remote_address()) or ""
     except Exception:
         return ""

@@ -10,6 +10,7 @@ so that a committed transaction survives a power cut. Schema files live in
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -78,6 +79,10 @@ class Database:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._limiter = trio.CapacityLimiter(1)
+        # held by whichever thread uses the connection, and by close(): closing a
+        # connection under a running statement crashes the interpreter
+        self._lock = threading.RLock()
+        self._closed = False
 
     @classmethod
     async def open(cls, path: Path) -> Database:
@@ -97,24 +102,37 @@ class Database:
         return self._in_tx(fn)
 
     def _guard(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        try:
-            return fn(self._conn)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"Database error: {exc}.", "Check the disk; see the log.") from exc
+        with self._lock:
+            self._check_open()
+            try:
+                return fn(self._conn)
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"Database error: {exc}.", "Check the disk; see the log.") from exc
 
     def _in_tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._lock:
+            self._check_open()
+            conn = self._conn
             try:
-                result = fn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"Database error: {exc}.", "Check the disk; see the log.") from exc
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return result
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"Database error: {exc}.", "Check the disk; see the log.") from exc
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(
+                "The database is closed: the daemon is stopping.", "Start the daemon again."
+            )
 
     def close(self) -> None:
-        self._conn.close()
+        """Close the connection once any statement running on the worker has finished."""
+        with self._lock:
+            self._closed = True
+            self._conn.close()

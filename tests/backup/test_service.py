@@ -21,7 +21,7 @@ from citizen.store.db import Database, open_connection
 from citizen.store.docs import DocCache, DocStore
 from citizen.store.friend_records import FriendDevice
 from citizen.store.friends import FriendStore
-from tests.docs.memory_net import MemoryPeers, Switch, friend_record
+from tests.docs.memory_net import MemoryPeers, Switch, cancel_at_exit, friend_record
 
 WAIT = 10.0
 ALPHA_KEY = SigningKey(b"alpha".ljust(32, b"\x00"))
@@ -103,23 +103,25 @@ async def test_offline_backup_status_and_waiting_recovery(tmp_path: Path) -> Non
 
 @asynccontextmanager
 async def _alpha_and_beta(tmp_path: Path) -> AsyncIterator[tuple[Device, Device, Switch]]:
-    async with AsyncExitStack() as stack:
-        nursery = await stack.enter_async_context(trio.open_nursery())
-        stack.callback(nursery.cancel_scope.cancel)
-        switch = Switch(nursery)
-        a_peers, b_peers = MemoryPeers(ALPHA), MemoryPeers(BETA)
-        a = await _device(
-            stack, tmp_path / "a.sqlite", ALPHA_KEY, "alpha", switch.net("alpha-pi"), a_peers
-        )
-        b = await _device(
-            stack, tmp_path / "b.sqlite", BETA_KEY, "beta", switch.net("beta-pi"), b_peers
-        )
-        await a.friends.add_friend(friend_record(bytes(BETA_KEY.verify_key), "beta", b.device))
-        await b.friends.add_friend(friend_record(bytes(ALPHA_KEY.verify_key), "alpha", a.device))
-        a_peers.add_friend(friend_record(bytes(BETA_KEY.verify_key), "beta", b.device))
-        switch.link(a.device, b.device)
-        await a_peers.ready(b.device)
-        yield a, b, switch
+    # the databases close after the nursery (the outer stack), never under a running task
+    async with AsyncExitStack() as stack, trio.open_nursery() as nursery:
+        with cancel_at_exit(nursery):
+            switch = Switch(nursery)
+            a_peers, b_peers = MemoryPeers(ALPHA), MemoryPeers(BETA)
+            a = await _device(
+                stack, tmp_path / "a.sqlite", ALPHA_KEY, "alpha", switch.net("alpha-pi"), a_peers
+            )
+            b = await _device(
+                stack, tmp_path / "b.sqlite", BETA_KEY, "beta", switch.net("beta-pi"), b_peers
+            )
+            await a.friends.add_friend(friend_record(bytes(BETA_KEY.verify_key), "beta", b.device))
+            await b.friends.add_friend(
+                friend_record(bytes(ALPHA_KEY.verify_key), "alpha", a.device)
+            )
+            a_peers.add_friend(friend_record(bytes(BETA_KEY.verify_key), "beta", b.device))
+            switch.link(a.device, b.device)
+            await a_peers.ready(b.device)
+            yield a, b, switch
 
 
 async def test_push_to_a_friend_then_recover_from_it(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ when a device comes or goes, as the friends service does after hello.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Iterator, Mapping, Set
+from contextlib import contextmanager
 
 import trio
 import trio.testing
@@ -20,6 +21,15 @@ from citizen.net.network import Handler, OfflineNetwork
 from citizen.net.peers import FriendRemoved, PeerGone, PeerReady
 from citizen.net.streams import Stream
 from citizen.store.friend_records import Friend, FriendDevice
+
+
+@contextmanager
+def cancel_at_exit(nursery: trio.Nursery) -> Iterator[None]:
+    """Cancel `nursery`'s tasks when the block ends, however it ends."""
+    try:
+        yield
+    finally:
+        nursery.cancel_scope.cancel()
 
 
 class _PeerId:

@@ -21,7 +21,7 @@ from citizen.net.peers import StoredPeers
 from citizen.store.db import Database
 from citizen.store.docs import DocCache, DocStore
 from citizen.store.friends import FriendStore
-from tests.docs.memory_net import MemoryPeers, Switch, friend_record
+from tests.docs.memory_net import MemoryPeers, Switch, cancel_at_exit, friend_record
 
 #: bounds a hang; no test waits this long when it passes
 WAIT = 10.0
@@ -58,31 +58,33 @@ async def _open_db(stack: AsyncExitStack, path: Path) -> Database:
 @asynccontextmanager
 async def _homes(tmp_path: Path, *names: str) -> AsyncIterator[list[Home]]:
     """Households of one device each, friends with each other, linked and online."""
-    async with AsyncExitStack() as stack:
-        nursery = await stack.enter_async_context(trio.open_nursery())
-        stack.callback(nursery.cancel_scope.cancel)
-        switch = Switch(nursery)
-        homes = []
-        for name in names:
-            key = _key(name)
-            public = bytes(key.verify_key)
-            store = DocStore(await _open_db(stack, tmp_path / f"{name}.sqlite"))
-            peers = MemoryPeers(household_id(public))
-            net = switch.net(f"{name}-pi")
-            docs = DocsService(store, DocCache(store), public, _signer(key), net=net, peers=peers)
-            homes.append(Home(name, key, net.device, docs, peers))
-        for home in homes:
-            for other in homes:
-                if other is not home:
-                    public = bytes(other.key.verify_key)
-                    home.peers.add_friend(friend_record(public, other.name, other.device))
-                    switch.link(home.device, other.device)
-            await nursery.start(home.docs.run)
-        for home in homes:
-            for other in homes:
-                if other is not home:
-                    await home.peers.ready(other.device)
-        yield homes
+    # the databases close after the nursery (the outer stack), never under a running task
+    async with AsyncExitStack() as stack, trio.open_nursery() as nursery:
+        with cancel_at_exit(nursery):
+            switch = Switch(nursery)
+            homes = []
+            for name in names:
+                key = _key(name)
+                public = bytes(key.verify_key)
+                store = DocStore(await _open_db(stack, tmp_path / f"{name}.sqlite"))
+                peers = MemoryPeers(household_id(public))
+                net = switch.net(f"{name}-pi")
+                docs = DocsService(
+                    store, DocCache(store), public, _signer(key), net=net, peers=peers
+                )
+                homes.append(Home(name, key, net.device, docs, peers))
+            for home in homes:
+                for other in homes:
+                    if other is not home:
+                        public = bytes(other.key.verify_key)
+                        home.peers.add_friend(friend_record(public, other.name, other.device))
+                        switch.link(home.device, other.device)
+                await nursery.start(home.docs.run)
+            for home in homes:
+                for other in homes:
+                    if other is not home:
+                        await home.peers.ready(other.device)
+            yield homes
 
 
 async def _until(docs: DocsService, check: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -206,34 +208,38 @@ async def test_own_devices_sync_every_doc_and_the_grants(tmp_path: Path) -> None
     key = _key("alpha")
     public = bytes(key.verify_key)
     household = household_id(public)
-    async with AsyncExitStack() as stack:
-        nursery = await stack.enter_async_context(trio.open_nursery())
-        stack.callback(nursery.cancel_scope.cancel)
-        switch = Switch(nursery)
-        devices: list[tuple[DocsService, MemoryPeers]] = []
-        for device in ("alpha-laptop", "alpha-pi"):
-            store = DocStore(await _open_db(stack, tmp_path / f"{device}.sqlite"))
-            peers = MemoryPeers(household)
-            peers.add_friend(friend_record(bytes(_key("beta").verify_key), "beta", "beta-pi"))
-            net = switch.net(device)
-            docs = DocsService(store, DocCache(store), public, _signer(key), net=net, peers=peers)
-            await nursery.start(docs.run)
-            devices.append((docs, peers))
-        (laptop, laptop_peers), (pi, pi_peers) = devices
-        laptop_peers.add_own_device("alpha-pi")
-        pi_peers.add_own_device("alpha-laptop")
-        switch.link("alpha-laptop", "alpha-pi")
-        await laptop_peers.ready("alpha-pi")
-        await pi_peers.ready("alpha-laptop")
+    # the databases close after the nursery (the outer stack), never under a running task
+    async with AsyncExitStack() as stack, trio.open_nursery() as nursery:
+        with cancel_at_exit(nursery):
+            switch = Switch(nursery)
+            devices: list[tuple[DocsService, MemoryPeers]] = []
+            for device in ("alpha-laptop", "alpha-pi"):
+                store = DocStore(await _open_db(stack, tmp_path / f"{device}.sqlite"))
+                peers = MemoryPeers(household)
+                peers.add_friend(friend_record(bytes(_key("beta").verify_key), "beta", "beta-pi"))
+                net = switch.net(device)
+                docs = DocsService(
+                    store, DocCache(store), public, _signer(key), net=net, peers=peers
+                )
+                await nursery.start(docs.run)
+                devices.append((docs, peers))
+            (laptop, laptop_peers), (pi, pi_peers) = devices
+            laptop_peers.add_own_device("alpha-pi")
+            pi_peers.add_own_device("alpha-laptop")
+            switch.link("alpha-laptop", "alpha-pi")
+            await laptop_peers.ready("alpha-pi")
+            await pi_peers.ready("alpha-laptop")
 
-        doc = str((await laptop.create("Holidays"))["doc_id"])
-        await laptop.set(doc, "where", "sea")
-        await _until(pi, _value_is(pi, doc, {"where": "sea"}), "the laptop's doc on the pi")
-        assert (await pi.show(doc))["role"] == "owner"
-        await laptop.share(doc, "beta", "reader")
-        await _until(pi, lambda: _shared_with_beta(pi), "the laptop's grant on the pi")
-        await pi.set(doc, "when", "july")
-        await _until(laptop, _value_is(laptop, doc, {"where": "sea", "when": "july"}), "pi's edit")
+            doc = str((await laptop.create("Holidays"))["doc_id"])
+            await laptop.set(doc, "where", "sea")
+            await _until(pi, _value_is(pi, doc, {"where": "sea"}), "the laptop's doc on the pi")
+            assert (await pi.show(doc))["role"] == "owner"
+            await laptop.share(doc, "beta", "reader")
+            await _until(pi, lambda: _shared_with_beta(pi), "the laptop's grant on the pi")
+            await pi.set(doc, "when", "july")
+            await _until(
+                laptop, _value_is(laptop, doc, {"where": "sea", "when": "july"}), "pi's edit"
+            )
 
 
 async def test_a_device_of_a_friend_just_removed_does_not_stop_the_service(tmp_path: Path) -> None:

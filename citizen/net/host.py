@@ -66,10 +66,20 @@ def new_host(seed: bytes, listen: Iterable[str], *, mdns: bool = False) -> IHost
     network.notifees[:] = [n for n in network.notifees if type(n).__name__ != "_IdentifyNotifee"]
     # BasicHost also schedules identify after connect() and new_stream(); switch it off.
     host._schedule_identify = _no_identify  # type: ignore[attr-defined]
+    # The swarm's auto-connector dials every peer in the peerstore whenever fewer
+    # than 100 connections are open: friends removed, and strangers heard of on
+    # the LAN, would be dialed again and again. Friends are dialed by the friends
+    # service (with back-off), nobody else; an auto-connector never started never
+    # dials.
+    network.auto_connector.start = _not_started
     return host
 
 
 def _no_identify(*_args: object, **_kwargs: object) -> None:
+    return None
+
+
+async def _not_started() -> None:
     return None
 
 

@@ -1,10 +1,13 @@
 # Two commands on a fresh Debian / Raspberry Pi OS machine with python3:
-#   make run    install into .venv, create an identity if there is none, run the daemon
-#   make test   install with test extras, then ruff, mypy --strict and pytest
+#   make run    install the runtime only into .venv, create an identity if there is none,
+#               run the daemon in the foreground
+#   make test   add the test extras, then ruff, mypy --strict and pytest
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# one stamp per install: `make run` needs only the runtime, `make test` adds the test extras
+STAMP := $(VENV)/.installed-runtime
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: run test bench check-system clean
 
@@ -17,14 +20,18 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e .
 	@touch $(STAMP)
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP) $(TEST_STAMP)
 
 run: $(STAMP)
 	@$(BIN)/citizen id >/dev/null 2>&1 || $(BIN)/citizen init --name "$${CITIZEN_NAME:-$$(hostname)}"
 	$(BIN)/citizen run
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	@# the NAT tests need iptables in network namespaces (root only); without it they skip
 	@command -v iptables >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
 		(apt-get install -y -qq iptables >/dev/null 2>&1 || \
@@ -40,7 +47,7 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

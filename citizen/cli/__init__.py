@@ -20,6 +20,7 @@ from citizen.errors import CitizenError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="citizen-cloud", prog_name="citizen")
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),

@@ -1,0 +1,1 @@
+"""The household's web page: login, status, friends, invites by QR code, files, docs."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ SOCKET_NAME = "api.sock"
 TOKEN_NAME = "api.token"
 LOCK_NAME = "daemon.lock"
 DB_NAME = "citizen.db"
+
+log = logging.getLogger(__name__)
 
 
 def default_data_dir() -> Path:
@@ -81,8 +84,81 @@ def _get(table: dict[str, object], key: str, kind: type, where: str) -> object:
     return value
 
 
+#: every key config.toml may hold: section -> key -> (Config attribute, TOML type)
+SPEC: dict[str, dict[str, tuple[str, type]]] = {
+    "household": {"name": ("household_name", str)},
+    "device": {"name": ("device_name", str)},
+    "network": {
+        "listen": ("listen", list),
+        "mdns": ("mdns", bool),
+        "port_mapping": ("port_mapping", bool),
+        "keepalive_s": ("keepalive_s", int),
+        "serve_rendezvous": ("serve_rendezvous", bool),
+        "rendezvous_points": ("rendezvous_points", list),
+    },
+    "api": {"tcp_port": ("api_tcp_port", int)},
+    "storage": {
+        "k": ("k", int),
+        "n": ("n", int),
+        "happiness": ("happiness", int),
+        "segment_size": ("segment_size", int),
+        "offer_mib": ("offer_mib", int),
+    },
+    "log": {"level": ("log_level", str)},
+    "relay": {
+        "serve": ("relay_serve", bool),
+        "reserve": ("relay_reserve", bool),
+        "max_reservations": ("relay_max_reservations", int),
+        "max_circuits": ("relay_max_circuits", int),
+        "circuit_minutes": ("relay_circuit_minutes", int),
+        "circuit_mib": ("relay_circuit_mib", int),
+        "reservation_minutes": ("relay_reservation_minutes", int),
+    },
+}
+#: Config attribute -> its "section.key" in config.toml
+KEY_OF = {
+    attr: f"{section}.{key}" for section, keys in SPEC.items() for key, (attr, _) in keys.items()
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigReport:
+    """What config.toml says: the config, and the keys it holds that mean nothing (typos).
+
+    `unknown` lists "section.key" for an unknown key in a known section and
+    "[section]" for an unknown section; the daemon ignores both (and logs them).
+    """
+
+    config: Config
+    unknown: tuple[str, ...] = ()
+
+
 def load_config(data_dir: Path) -> Config:
     """Read DATA_DIR/config.toml; a missing file gives the defaults.
+
+    Unknown keys are logged as warnings and otherwise ignored (see `read_config`).
+
+    Raises:
+        ConfigError: the file is not TOML or a value has the wrong type or range.
+    """
+    report = read_config(data_dir)
+    for key in report.unknown:
+        log.warning("config.toml: unknown key %s is ignored (a typo?)", key)
+    return report.config
+
+
+def changed_keys(old: Config, new: Config) -> tuple[str, ...]:
+    """The config.toml keys whose values differ between two configs ("section.key").
+
+    The daemon reads config.toml once, at start: every one of them needs a restart.
+    """
+    return tuple(
+        KEY_OF[attr] for attr in Config.__slots__ if getattr(old, attr) != getattr(new, attr)
+    )
+
+
+def read_config(data_dir: Path) -> ConfigReport:
+    """Read DATA_DIR/config.toml: the config and its unknown keys; a missing file: the defaults.
 
     Raises:
         ConfigError: the file is not TOML or a value has the wrong type or range.
@@ -91,41 +167,17 @@ def load_config(data_dir: Path) -> Config:
     try:
         raw = tomllib.loads(path.read_text("utf-8"))
     except FileNotFoundError:
-        return Config()
+        return ConfigReport(Config())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}.", "Fix or delete the file.") from exc
     values: dict[str, object] = {}
-    spec: dict[str, dict[str, tuple[str, type]]] = {
-        "household": {"name": ("household_name", str)},
-        "device": {"name": ("device_name", str)},
-        "network": {
-            "listen": ("listen", list),
-            "mdns": ("mdns", bool),
-            "port_mapping": ("port_mapping", bool),
-            "keepalive_s": ("keepalive_s", int),
-            "serve_rendezvous": ("serve_rendezvous", bool),
-            "rendezvous_points": ("rendezvous_points", list),
-        },
-        "api": {"tcp_port": ("api_tcp_port", int)},
-        "storage": {
-            "k": ("k", int),
-            "n": ("n", int),
-            "happiness": ("happiness", int),
-            "segment_size": ("segment_size", int),
-            "offer_mib": ("offer_mib", int),
-        },
-        "log": {"level": ("log_level", str)},
-        "relay": {
-            "serve": ("relay_serve", bool),
-            "reserve": ("relay_reserve", bool),
-            "max_reservations": ("relay_max_reservations", int),
-            "max_circuits": ("relay_max_circuits", int),
-            "circuit_minutes": ("relay_circuit_minutes", int),
-            "circuit_mib": ("relay_circuit_mib", int),
-            "reservation_minutes": ("relay_reservation_minutes", int),
-        },
-    }
-    for section, keys in spec.items():
+    unknown: list[str] = []
+    for section, value in raw.items():
+        if section not in SPEC:
+            unknown.append(f"[{section}]")
+        elif isinstance(value, dict):
+            unknown.extend(f"{section}.{key}" for key in value if key not in SPEC[section])
+    for section, keys in SPEC.items():
         table = raw.get(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"[{section}] in {path} must be a table.")
@@ -150,7 +202,26 @@ def load_config(data_dir: Path) -> Config:
             "Fix config.toml; 30 pings each friend connection every 30 s.",
         )
     _check_relay(cfg)
-    return cfg
+    _check_storage(cfg)
+    return ConfigReport(cfg, tuple(unknown))
+
+
+def _check_storage(cfg: Config) -> None:
+    if not 0 <= cfg.happiness <= 32:
+        raise ConfigError(
+            f"storage.happiness must be between 0 (k + 1) and 32, not {cfg.happiness}.",
+            "Fix config.toml; 0 asks for k + 1 distinct friend households per put.",
+        )
+    if not 1 <= cfg.segment_size <= 64 * 1024 * 1024:
+        raise ConfigError(
+            f"storage.segment_size must be between 1 and 67108864 bytes, not {cfg.segment_size}.",
+            "Fix config.toml; the default 1048576 (1 MiB) suits a Pi.",
+        )
+    if cfg.offer_mib < 0:
+        raise ConfigError(
+            f"storage.offer_mib must be 0 or more MiB, not {cfg.offer_mib}.",
+            "Fix config.toml; 0 offers friends no storage.",
+        )
 
 
 def _check_relay(cfg: Config) -> None:

@@ -139,6 +139,18 @@ class NotAuthorizedError(CitizenError):
     code = "not_authorized"
 
 
+class LoginError(NotAuthorizedError):
+    """A web page login failed: wrong or used code, wrong passphrase, or a forged form."""
+
+    code = "login"
+
+
+class RateLimitedError(CitizenError):
+    """Too many attempts (web page logins) from one address: wait, then try again."""
+
+    code = "rate_limited"
+
+
 class InviteError(CitizenError):
     """An invite is garbled, forged, expired or already used."""
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -55,10 +57,44 @@ class Config:
     relay_circuit_minutes: int = 30
     relay_circuit_mib: int = 128
     relay_reservation_minutes: int = 60
+    # [web]: the household's web page on the LAN (citizen/web)
+    web_enabled: bool = True
+    web_listen: str = "0.0.0.0:8385"
+    web_mdns_name: str = "citizen"
+    web_localhost_skips_login: bool = False
+
+    @property
+    def web_address(self) -> tuple[str, int]:
+        """`web_listen` as (host, port); checked by `load_config`."""
+        return parse_web_listen(self.web_listen)
 
     @property
     def effective_happiness(self) -> int:
         return self.happiness or self.k + 1
+
+
+_MDNS_NAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$")
+
+
+def parse_web_listen(text: str) -> tuple[str, int]:
+    """``"0.0.0.0:8385"`` or ``"[::]:8385"`` as (host, port); port 0 picks a free one.
+
+    Raises:
+        ConfigError: not an IP address and a port.
+    """
+    host, sep, port = text.rpartition(":")
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ipaddress.ip_address(bare)
+        number = int(port)
+    except ValueError:
+        number = -1
+    if not sep or not port.isdigit() or not 0 <= number <= 65535:
+        raise ConfigError(
+            f"web.listen must be an IP address and a port, like 0.0.0.0:8385, not {text!r}.",
+            "Fix config.toml: 0.0.0.0:8385 serves the LAN, 127.0.0.1:8385 this machine only.",
+        )
+    return bare, number
 
 
 def _toml_string(text: str) -> str:
@@ -113,6 +149,12 @@ SPEC: dict[str, dict[str, tuple[str, type]]] = {
         "circuit_minutes": ("relay_circuit_minutes", int),
         "circuit_mib": ("relay_circuit_mib", int),
         "reservation_minutes": ("relay_reservation_minutes", int),
+    },
+    "web": {
+        "enabled": ("web_enabled", bool),
+        "listen": ("web_listen", str),
+        "mdns_name": ("web_mdns_name", str),
+        "localhost_skips_login": ("web_localhost_skips_login", bool),
     },
 }
 #: Config attribute -> its "section.key" in config.toml
@@ -203,6 +245,12 @@ def read_config(data_dir: Path) -> ConfigReport:
         )
     _check_relay(cfg)
     _check_storage(cfg)
+    parse_web_listen(cfg.web_listen)
+    if not _MDNS_NAME.match(cfg.web_mdns_name):
+        raise ConfigError(
+            f"web.mdns_name must be one DNS label (a-z, 0-9, -), not {cfg.web_mdns_name!r}.",
+            'Fix config.toml: "citizen" announces citizen.local; "" announces nothing.',
+        )
     return ConfigReport(cfg, tuple(unknown))
 
 

@@ -136,7 +136,7 @@ def _write_config(data_dir: Path, household_name: str, device_name: str) -> None
 
 
 def keep_off_real_network(data_dir: Path, *, port_mapping: bool = False) -> None:
-    """mDNS off, and port mapping (UPnP/NAT-PMP) off unless asked for, in `config.toml`.
+    """mDNS off, port mapping (UPnP/NAT-PMP) off unless asked for, web page on 127.0.0.1:0.
 
     A test never multicasts on, nor asks the router of, the machine's real network.
     The `port_mapping` key is added if the file lacks it, since it defaults to on.
@@ -145,6 +145,8 @@ def keep_off_real_network(data_dir: Path, *, port_mapping: bool = False) -> None
     if not path.exists():
         return
     text = path.read_text().replace("mdns = true", "mdns = false")
+    # the web page on loopback, on a free port: daemons of one test never share 8385
+    text = text.replace('listen = "0.0.0.0:8385"', 'listen = "127.0.0.1:0"')
     line = f"port_mapping = {'true' if port_mapping else 'false'}"
     text, found = re.subn(r"(?m)^port_mapping[ \t]*=.*$", line, text)
     if not found:

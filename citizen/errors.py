@@ -43,6 +43,30 @@ class UsageError(CitizenError):
     code = "usage"
 
 
+class TextEncodingError(UsageError):
+    """A string is not valid Unicode text (a lone surrogate: bytes that were not UTF-8)."""
+
+    code = "not_utf8"
+
+
+class BodyTooLargeError(UsageError):
+    """A request body or message is larger than the daemon accepts."""
+
+    code = "too_large"
+
+
+class ObjectNameError(UsageError):
+    """An object name could reach outside a folder (a `/`, NUL, `..`, control character)."""
+
+    code = "object_name"
+
+
+class NotProtectedError(UsageError):
+    """An object's local copy is still needed: friends do not hold it at the target protection."""
+
+    code = "not_protected"
+
+
 class NotFoundError(CitizenError):
     """The thing asked for does not exist here."""
 
@@ -55,6 +79,12 @@ class StoreError(CitizenError):
     code = "store"
 
 
+class DiskFullError(StoreError):
+    """The disk this data dir is on is full: nothing was stored."""
+
+    code = "disk_full"
+
+
 class DaemonNotRunningError(CitizenError):
     """No daemon answers on this data dir."""
 
@@ -65,6 +95,18 @@ class AlreadyRunningError(CitizenError):
     """Another daemon already holds this data dir."""
 
     code = "already_running"
+
+
+class PortInUseError(ConfigError):
+    """Another program (or another daemon) already listens on the port to listen on."""
+
+    code = "port_in_use"
+
+
+class AutomergePanicError(CitizenError):
+    """The Automerge bindings panicked on one doc; the doc is reloaded from disk."""
+
+    code = "automerge_panic"
 
 
 # -- identity ------------------------------------------------------------------------

@@ -33,7 +33,14 @@ LAYER = {
     "cli": 6,
 }
 # modules of the shared kernel every layer may use
-KERNEL = {"citizen.errors", "citizen.ids", "citizen.cbor", "citizen.config", "citizen.logs"}
+KERNEL = {
+    "citizen.errors",
+    "citizen.ids",
+    "citizen.cbor",
+    "citizen.config",
+    "citizen.logs",
+    "citizen.text",
+}
 # pure by name: codecs, sessions, plans, records and state rules
 PURE_NAMES = (
     "codec",
@@ -59,6 +66,8 @@ PURE_EXTRA = {
     "citizen.objects.placement",
     "citizen.objects.manifest",
     "citizen.objects.health",
+    "citizen.objects.names",
+    "citizen.text",
 }
 
 

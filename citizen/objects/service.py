@@ -42,6 +42,7 @@ from citizen.objects.context import ObjectsContext, ObjectsSettings
 from citizen.objects.health import COMPLETE
 from citizen.objects.index import HouseholdIndex, IndexEntry
 from citizen.objects.manifest import segment_count
+from citizen.objects.names import check_object_name
 from citizen.objects.placement import place_shares
 from citizen.objects.put import PutJob
 from citizen.objects.repair import repair as run_repair
@@ -168,6 +169,7 @@ class ObjectsService:
         """
         if len(name) > MAX_NAME:
             raise UsageError(f"An object name is at most {MAX_NAME} characters.")
+        check_object_name(name)  # a display name: never a path (see objects.names)
         s = self.settings
         object_id = new_object_id()
         key = new_object_key()

@@ -43,9 +43,11 @@ class Config:
     serve_rendezvous: bool = True
     rendezvous_points: tuple[str, ...] = ()
     api_tcp_port: int = 0
-    k: int = 3
-    n: int = 5
-    happiness: int = 0
+    k: int = 0  # 0 with n = 0: chosen from the number of friends (objects/encoding.py)
+    n: int = 0
+    survive_friends: int = -1  # -1: min(2, friends // 2)
+    holder_grace_hours: int = 24
+    happiness: int = 0  # unused since puts are local first; old configs still load
     segment_size: int = 1024 * 1024
     offer_mib: int = 10240
     log_level: str = "info"
@@ -136,6 +138,8 @@ SPEC: dict[str, dict[str, tuple[str, type]]] = {
     "storage": {
         "k": ("k", int),
         "n": ("n", int),
+        "survive_friends": ("survive_friends", int),
+        "holder_grace_hours": ("holder_grace_hours", int),
         "happiness": ("happiness", int),
         "segment_size": ("segment_size", int),
         "offer_mib": ("offer_mib", int),
@@ -232,8 +236,13 @@ def read_config(data_dir: Path) -> ConfigReport:
                     value = tuple(value)
                 values[attr] = value
     cfg = Config(**values)  # type: ignore[arg-type]
-    if not (1 <= cfg.k <= cfg.n <= 32):
-        raise ConfigError("storage.k and storage.n need 1 <= k <= n <= 32.")
+    if not (0 <= cfg.k <= cfg.n <= 32):
+        raise ConfigError("storage.k and storage.n need 0 <= k <= n <= 32 (0: automatic).")
+    if not 0 < cfg.holder_grace_hours <= 24 * 365:
+        raise ConfigError(
+            f"storage.holder_grace_hours must be 1 to {24 * 365}, not {cfg.holder_grace_hours}.",
+            "Fix config.toml; 24 stops counting a friend unheard of for a day.",
+        )
     if cfg.log_level not in ("debug", "info", "warning", "error"):
         raise ConfigError("log.level must be debug, info, warning or error.")
     if not (0 <= cfg.api_tcp_port <= 65535):

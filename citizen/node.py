@@ -46,12 +46,14 @@ from citizen.net.nat.reachability import ReachabilityService, ReachStatus, Relay
 from citizen.net.network import Net, Network, OfflineNetwork
 from citizen.net.peers import Peers, StoredPeers
 from citizen.objects.service import ObjectsService, ObjectsSettings
+from citizen.objects.encoding import EncodingRule
 from citizen.store.backups import BackupStore
 from citizen.store.db import Database
 from citizen.store.docs import DocCache, DocStore
 from citizen.store.friend_sync import FriendSync
 from citizen.store.friends import FriendStore
 from citizen.store.household import HouseholdStore
+from citizen.web.serve import serve_web
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -170,6 +172,8 @@ class Node:
                     await nursery.start(
                         serve_api, app, self.data_dir / SOCKET_NAME, self.config.api_tcp_port
                     )
+                    if self.config.web_enabled:
+                        await nursery.start(serve_web, self.api, self.data_dir, self.config)
                     log.info(
                         "daemon ready household=%s device=%s listen=%s",
                         self.cert.household,
@@ -261,9 +265,7 @@ class Node:
             db,
             self.data_dir,
             ObjectsSettings(
-                k=c.k,
-                n=c.n,
-                happiness=c.effective_happiness,
+                rule=EncodingRule.from_config(c.k, c.n, c.survive_friends),
                 segment_size=c.segment_size,
                 offer_bytes=c.offer_mib * 1024 * 1024,
             ),

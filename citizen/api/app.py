@@ -2,16 +2,22 @@
 
 Every error a route raises becomes a JSON body ``{"error", "message", "hint"}``
 with a status code that says who is at fault; an unexpected exception is a
-500 with the same shape, logged, and the daemon keeps running.
+500 with the same shape, logged, and the daemon keeps running. That includes
+what derives from `BaseException` only (the Automerge bindings' Rust panics):
+`_Contain` stops everything but cancellation, KeyboardInterrupt and
+SystemExit at each request or WebSocket, so no route can take the daemon down.
+A full disk is a 507 `disk_full`, whichever write hit it.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 
 import msgspec
+import trio
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -19,12 +25,13 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citizen import errors
 from citizen.api.bodies import JSON
 from citizen.api.context import ApiContext
 from citizen.api.models import ErrorBody
+from citizen.store.disk import disk_full, find_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +45,9 @@ _STATUS: dict[type[errors.CitizenError], int] = {
     errors.HouseholdKeyMissingError: 403,
     errors.PassphraseError: 403,
     errors.NotFoundError: 404,
+    errors.BodyTooLargeError: 413,
     errors.QuotaError: 413,
+    errors.DiskFullError: 507,
     errors.UnreachableError: 409,
     errors.RemoteProtocolError: 502,
 }
@@ -69,6 +78,10 @@ class _Errors(BaseHTTPMiddleware):
             ours = errors.only_citizen_error(exc)  # from a nursery's exception group
             if ours is not None:
                 return error_response(status_for(ours), ours.code, ours.message, ours.hint)
+            if find_disk_full(exc) is not None:
+                full = disk_full(f"{request.method} {request.url.path}")
+                log.warning("local API %s", full)
+                return error_response(507, full.code, full.message, full.hint)
             log.exception("local API %s %s failed", request.method, request.url.path)
             return error_response(
                 500, "internal", "The daemon hit an internal error.", "See its log."
@@ -105,6 +118,72 @@ class _Token:
         await self._app(scope, receive, send)
 
 
+_PROPAGATE = (trio.Cancelled, KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+def must_propagate(exc: BaseException) -> bool:
+    """Whether `exc` is (or a group holding) cancellation or an exit: never contained."""
+    if isinstance(exc, _PROPAGATE):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return any(must_propagate(e) for e in exc.exceptions)
+    return False
+
+
+class ContainedPanic(Exception):
+    """A `BaseException` from a route (a Rust panic in the bindings), now an ordinary error."""
+
+
+class _Contain:
+    """Innermost: what a route raises beyond `Exception` becomes an `Exception`; a WebSocket's
+    failure closes that socket.
+
+    pyo3's `PanicException` derives from `BaseException`, which `BaseHTTPMiddleware` and
+    hypercorn let through to the daemon's root nursery. Here it becomes `ContainedPanic`,
+    which `_Errors` answers as any bug (logged, 500). A WebSocket handler's failure of any
+    kind is logged and the socket closed with 1011; the daemon carries on.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                await self._app(scope, receive, send)
+            except Exception:
+                raise
+            except BaseException as exc:
+                if must_propagate(exc):
+                    raise
+                raise ContainedPanic(f"{type(exc).__name__}: {exc}") from exc
+            return
+        if scope["type"] != "websocket":
+            await self._app(scope, receive, send)
+            return
+        done = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal done
+            if message["type"] in ("websocket.close", "websocket.http.response.start"):
+                done = True
+            await send(message)
+
+        try:
+            await self._app(scope, receive, tracked)
+        except BaseException as exc:
+            if must_propagate(exc):
+                raise
+            log.error(
+                "local API WebSocket %s failed", scope.get("path", "?"), exc_info=sys.exc_info()
+            )
+            if not done:
+                try:
+                    await send({"type": "websocket.close", "code": 1011, "reason": "internal"})
+                except Exception as close_exc:  # the socket is already gone
+                    log.debug("closing the failed WebSocket: %s", close_exc)
+
+
 def build_app(
     ctx: ApiContext, token: str, extra_routes: list[BaseRoute] | None = None
 ) -> Starlette:
@@ -116,5 +195,5 @@ def build_app(
     del ctx  # the routes carry it
     return Starlette(
         routes=list(extra_routes or []),
-        middleware=[Middleware(_Errors), Middleware(_Token, token=token)],
+        middleware=[Middleware(_Errors), Middleware(_Token, token=token), Middleware(_Contain)],
     )

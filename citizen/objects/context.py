@@ -20,6 +20,7 @@ from citizen.errors import UnreachableError
 from citizen.ids import HouseholdId, ObjectId, parse_object_id
 from citizen.net.network import Net
 from citizen.net.peers import Peers
+from citizen.objects.encoding import EncodingRule, Target
 from citizen.objects.health import candidates
 from citizen.objects.index import HouseholdIndex, IndexEntry
 from citizen.objects.placement import Candidate
@@ -27,16 +28,25 @@ from citizen.objects.resume import Presence
 from citizen.objects.transfer import Transfer
 from citizen.store.objects import LocalObjects
 
+#: a friend unheard of for this long no longer counts towards an object's protection
+DEFAULT_GRACE = 24 * 3600.0
+
 
 @dataclass(frozen=True, slots=True)
 class ObjectsSettings:
-    """Erasure coding (k-of-n), happiness, segment size, and the bytes offered each friend."""
+    """How objects are encoded, segment size, the bytes offered each friend, the holder grace.
 
-    k: int
-    n: int
-    happiness: int
+    Attributes:
+        rule: chooses k-of-n from the number of friends (or as configured).
+        segment_size: plaintext bytes per segment.
+        offer_bytes: storage offered to a friend without an offer of its own.
+        grace: seconds a holder may stay unheard of before its shares stop counting.
+    """
+
+    rule: EncodingRule
     segment_size: int
     offer_bytes: int
+    grace: float = DEFAULT_GRACE
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -57,6 +67,9 @@ class ObjectsContext:
         refused: household -> when (`time.monotonic()`) it last refused a share for quota.
         in_flight: objects whose put is running (their shares are no orphans).
         repair_lock: one repair at a time.
+        orphans: (holder, share ID) -> when (`time.monotonic()`) the loop first saw it
+            named by no manifest; it is deleted when still an orphan `ORPHAN_AGE` later.
+        entries_changed: set, then replaced, whenever this device writes an index entry.
     """
 
     settings: ObjectsSettings
@@ -72,6 +85,26 @@ class ObjectsContext:
     refused: dict[HouseholdId, float] = field(default_factory=dict)
     in_flight: set[ObjectId] = field(default_factory=set)
     repair_lock: trio.Lock = field(default_factory=trio.Lock)
+    orphans: dict[tuple[HouseholdId, str], float] = field(default_factory=dict)
+    entries_changed: list[trio.Event] = field(default_factory=lambda: [trio.Event()])
+
+    def entry_written(self) -> None:
+        """Wake whoever waits for an object's protection to change."""
+        self.entries_changed[0].set()
+        self.entries_changed[0] = trio.Event()
+
+    async def put_entry(self, entry: IndexEntry) -> None:
+        """Record an index entry (durable on return) and wake waiters."""
+        await self.index.put(entry)
+        self.entry_written()
+
+    def target(self, friends: int) -> Target:
+        """The encoding objects should have with `friends` friend households."""
+        return self.settings.rule.target(friends)
+
+    def offline_transfer(self) -> Transfer:
+        """A transfer that reaches nobody (a put on an offline daemon stays local only)."""
+        return Transfer(self.net, self.household, {}, self.household_key, self.presence)
 
     def transfer(self) -> Transfer:
         """Links to the friend households online now, for one operation.

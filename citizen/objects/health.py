@@ -5,6 +5,9 @@ holders and moves the shares; every decision is made here, from records:
 
 - `state_of`: ``complete`` once every share number has a holder, none is
   known bad, and they sit at as many distinct households as there can be.
+- `Standing` and `protection`: how protected an object is now (``local only``,
+  ``spreading``, ``protected``, and how many friend losses it survives), with
+  removed holders and those unheard of past the grace period not counting.
 - `candidates`: the friends a share may go to now, a recent quota refusal
   counting as no room.
 - `merge_problems` and `after_checks`: the ``bad`` record of an index entry
@@ -22,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 from citizen.ids import HouseholdId, ShareId
+from citizen.objects.encoding import Protection, Target, protection_of, survives
 from citizen.objects.manifest import Manifest
 from citizen.objects.placement import Candidate, plan_repair
 from citizen.objects.segments import share_size
@@ -90,6 +94,55 @@ def needs_repair(state: str, manifest: Manifest, friends: Set[str], check: bool)
     """Whether a repair should look at the object (a `check` looks at every one)."""
     holders_gone = any(h not in friends for h in manifest.placement.values())
     return check or state != COMPLETE or holders_gone
+
+
+def needs_reencoding(manifest: Manifest, target: Target, friends: int) -> bool:
+    """Whether the object's k-of-n is not the one that fits the friends now."""
+    return friends > 0 and (manifest.k, manifest.n) != (target.k, target.n)
+
+
+# -- protection -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """The friends as protection counts them now.
+
+    Attributes:
+        friends: every friend household.
+        unheard: friends not heard of for longer than the grace period.
+        target: the encoding objects should have, and the losses it survives.
+    """
+
+    friends: frozenset[str]
+    unheard: frozenset[str]
+    target: Target
+
+    def unavailable(self, manifest: Manifest) -> set[str]:
+        """Holders of `manifest` that do not count: removed, or unheard of too long."""
+        return {
+            h for h in manifest.placement.values() if h not in self.friends or h in self.unheard
+        }
+
+
+def unheard_of(
+    last_heard: Mapping[str, float | None], online: Set[str], now: float, grace: float
+) -> set[str]:
+    """Friends offline now and last heard of (or paired, if never) more than `grace` s ago."""
+    return {
+        h
+        for h, when in last_heard.items()
+        if h not in online and (when is None or now - when > grace)
+    }
+
+
+def protection(manifest: Manifest, bad: Bad, standing: Standing) -> tuple[Protection, int | None]:
+    """How protected the object is now, and how many friend losses it survives (None: none)."""
+    gone = {h for h in manifest.placement.values() if h not in standing.friends}
+    unavailable = standing.unavailable(manifest)
+    placed = sum(1 for h in manifest.placement.values() if h not in gone)
+    t = survives(manifest.k, manifest.placement, bad, unavailable)
+    return protection_of(placed, t, standing.target.survive), t
 
 
 def recently_refused(refused: Mapping[HouseholdId, float], household: str, now: float) -> bool:
@@ -281,6 +334,11 @@ def settle_repair(
         moved[str(j)] = {"from": old or "", "to": holder}
         if old is not None and old in friends and old != holder:
             to_delete.setdefault(old, []).extend(ShareId(s) for s in m.share_ids(j))
+    for old, ids in to_delete.items():
+        # with k = 1 every share number of a segment is the same bytes, so the same
+        # share ID: never delete one the old holder still holds under another number
+        kept_ids = {s for j, h in new_placement.items() if h == old for s in m.share_ids(j)}
+        to_delete[old] = [s for s in ids if s not in kept_ids]
     still_bad = {h: set(v) for h, v in bad.items() if h in new_placement.values()}
     for holder, c in checks.items():
         if c.unreachable:

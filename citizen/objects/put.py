@@ -1,8 +1,11 @@
 """One object put in progress: read, keep a local copy, encode, send shares with a window.
 
-`ObjectsService.put` places the share numbers and runs a `PutJob` with its
-`ObjectsContext`; the module docstring of `citizen.objects.service`
-describes the whole put.
+`ObjectsService.put` chooses k-of-n and the holders online now and runs a
+`PutJob` with its `ObjectsContext`; the module docstring of
+`citizen.objects.service` describes the whole put. A holder that fails or
+refuses loses its share numbers for this object and the put goes on: the
+put is acknowledged once the local copy and the manifest are durable, and
+the repair loop places what is missing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import BinaryIO
 
 import trio
 
-from citizen.errors import QuotaError, UnreachableError
+from citizen.errors import UnreachableError
 from citizen.ids import HouseholdId, ObjectId, ShareId
 from citizen.objects.context import ObjectsContext
 from citizen.objects.health import state_of
@@ -39,8 +42,12 @@ class PutJob:
         key: bytes,
         oid_bytes: bytes,
         placement: dict[int, str],
+        k: int,
+        n: int,
     ) -> None:
         self.ctx = ctx
+        self.k = k
+        self.n = n
         self.transfer = transfer
         self.object_id = object_id
         self.key = key
@@ -90,8 +97,8 @@ class PutJob:
                 object_id=self.object_id,
                 size=self.size,
                 segment_size=s.segment_size,
-                k=s.k,
-                n=s.n,
+                k=self.k,
+                n=self.n,
                 segments=tuple(self.infos),
                 placement=placement,
                 created=int(time.time()),
@@ -99,7 +106,7 @@ class PutJob:
             friends = len(await self.ctx.friend_households())
             state = state_of(manifest, {}, friends)
             entry = IndexEntry(manifest, self.key, name, state)
-            await self.ctx.index.put(entry)
+            await self.ctx.put_entry(entry)
         except BaseException:
             with trio.CancelScope(shield=True):
                 if committed:
@@ -126,7 +133,7 @@ class PutJob:
 
         def keep_and_encode(segment: bytes, i: int) -> EncodedSegment:
             f.write(segment)
-            return encode_segment(self.key, self.oid_bytes, i, segment, s.k, s.n)
+            return encode_segment(self.key, self.oid_bytes, i, segment, self.k, self.n)
 
         async with send:
             async for chunk in chunks:
@@ -169,21 +176,6 @@ class PutJob:
         async with trio.open_nursery() as nursery:
             for holder, numbers in by_holder.items():
                 nursery.start_soon(to_holder, holder, numbers)
-        healthy = self.healthy()
-        happiness = self.ctx.settings.happiness
-        if len(healthy) < happiness:
-            reasons = "; ".join(sorted(set(self.failed.values())))[:600]
-            text = (
-                f"Only {len(healthy)} friend households could take shares of this object"
-                f" (it needs at least {happiness}): {reasons}"
-            )
-            hint = (
-                "Ask friends to offer more storage, pair with another household,"
-                " or wait until more friends are online; nothing was stored."
-            )
-            if self.quota_refusals:
-                raise QuotaError(text, hint)
-            raise UnreachableError(text, hint)
 
     async def _delete(self, numbers: set[int]) -> None:
         by_holder: dict[HouseholdId, list[ShareId]] = {}

@@ -11,9 +11,12 @@ same holder; gives share numbers whose holder is gone (removed friend,
 refused for quota, never placed) or doubled up on one household a new
 holder; re-makes each needed share from the local copy or from any k
 others; and records the new placement last. What to move, re-send and
-record is decided in `citizen.objects.health`; this module asks and sends. With
-``check=True`` it also reclaims orphan shares (from interrupted puts) that
-friends hold for us but no manifest names.
+record is decided in `citizen.objects.health`; this module asks and sends.
+An object whose k-of-n no longer fits the friends is re-encoded instead
+(`citizen.objects.reencode`). Every run also reclaims orphan shares (from
+interrupted puts, or removals a holder missed) that friends hold for us but
+no manifest names: at once with ``check=True`` (`citizen repair`), else
+once a share was an orphan for `ORPHAN_AGE` seconds.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ from citizen.objects.codec import MAX_IDS, NONCE_SIZE, Challenge, Held, ListHeld
 from citizen.objects.context import ObjectsContext
 from citizen.objects.health import (
     HolderCheck,
+    Standing,
     after_checks,
     holders_to_check,
+    needs_reencoding,
     needs_repair,
     plan_object_repair,
     settle_repair,
@@ -39,11 +44,15 @@ from citizen.objects.health import (
 )
 from citizen.objects.index import IndexEntry
 from citizen.objects.manifest import Manifest
+from citizen.objects.reencode import reencode
 from citizen.objects.segments import encode_segment
 from citizen.objects.transfer import Transfer
 from citizen.store.shares import proof_for
 
 log = logging.getLogger(__name__)
+
+#: the loop deletes a share no manifest names once it was such an orphan this long
+ORPHAN_AGE = 600.0
 
 
 def _holders(m: Manifest) -> dict[HouseholdId, list[int]]:
@@ -158,13 +167,23 @@ async def _record(
         return
     friends = len(await ctx.friend_households())
     state = state_of(entry.manifest, merged, friends)
-    await ctx.index.put(IndexEntry(entry.manifest, entry.key, entry.name, state, merged))
+    await ctx.put_entry(IndexEntry(entry.manifest, entry.key, entry.name, state, merged))
 
 
 async def repair(
-    ctx: ObjectsContext, *, check: bool, object_id: str | None = None
+    ctx: ObjectsContext,
+    *,
+    check: bool,
+    object_id: str | None = None,
+    standing: Standing | None = None,
 ) -> dict[str, object]:
-    """Repair one or every object; `check` challenges every holder and reclaims orphans."""
+    """Repair (or re-encode) one or every object, then reclaim orphans (see the module).
+
+    Args:
+        check: challenge every holder, and reclaim orphans at once.
+        object_id: only this object (no orphans are reclaimed then).
+        standing: the friends as protection counts them (for re-encoding decisions).
+    """
     async with ctx.repair_lock:
         entries = (
             [await ctx.entry(object_id)]
@@ -172,19 +191,26 @@ async def repair(
             else list((await ctx.index.entries()).values())
         )
         friends = await ctx.friend_households()
+        target = ctx.target(len(friends))
         results: list[dict[str, object]] = []
         reclaimed: dict[str, int] = {}
         async with ctx.transfer() as transfer:
             for entry in entries:
-                if not needs_repair(entry.state, entry.manifest, set(friends), check):
-                    continue
                 try:
+                    if needs_reencoding(entry.manifest, target, len(friends)):
+                        if standing is not None and transfer.devices:
+                            results.append(
+                                await reencode(ctx, transfer, entry, target, friends, standing)
+                            )
+                        continue
+                    if not needs_repair(entry.state, entry.manifest, set(friends), check):
+                        continue
                     results.append(await _repair_object(ctx, transfer, entry, friends, check))
                 except CitizenError as exc:
                     log.warning("repair of %s failed: %s", entry.object_id, exc.message)
                     results.append({"object_id": entry.object_id, "error": exc.message})
-            if check and not object_id:
-                reclaimed = await _reclaim_orphans(ctx, transfer)
+            if not object_id:
+                reclaimed = await _reclaim_orphans(ctx, transfer, 0.0 if check else ORPHAN_AGE)
         return {"objects": results, "reclaimed": reclaimed}
 
 
@@ -218,7 +244,7 @@ async def _repair_object(
                 failed.add(j)
     done = settle_repair(m, entry.state, entry.bad, plan, checks, sent, failed, friend_set)
     if done.changed:
-        await ctx.index.put(IndexEntry(done.manifest, entry.key, entry.name, done.state, done.bad))
+        await ctx.put_entry(IndexEntry(done.manifest, entry.key, entry.name, done.state, done.bad))
     for holder, ids in done.to_delete.items():
         if transfer.online(holder):
             try:
@@ -234,31 +260,47 @@ async def _repair_object(
     }
 
 
-async def _reclaim_orphans(ctx: ObjectsContext, transfer: Transfer) -> dict[str, int]:
-    """Delete shares friends hold for us that no manifest names (interrupted puts)."""
+async def _reclaim_orphans(ctx: ObjectsContext, transfer: Transfer, age: float) -> dict[str, int]:
+    """Delete shares friends hold for us that no manifest named for `age` seconds."""
     if ctx.in_flight:
         return {}
     referenced: set[str] = set()
     for entry in (await ctx.index.entries()).values():
         for seg in entry.manifest.segments:
             referenced.update(h.hex() for h in seg.share_hashes)
+    now = time.monotonic()
+    seen = ctx.orphans
+    for key in [k for k in seen if k[1] in referenced]:
+        del seen[key]  # a manifest names it (it replicated from another device)
     out: dict[str, int] = {}
     for holder in list(transfer.devices):
         if not transfer.online(holder):
             continue
         orphans: list[ShareId] = []
+        listed: set[str] = set()
         after: ShareId | None = None
         try:
             while True:
                 held = await transfer.link(holder).request(
                     ListHeld(ctx.household, after, MAX_IDS), Held
                 )
-                orphans.extend(s for s in held.share_ids if s not in referenced)
+                for s in held.share_ids:
+                    if s in referenced:
+                        continue
+                    first = seen.setdefault((holder, s), now)
+                    if now - first >= age:
+                        orphans.append(s)
+                listed.update(held.share_ids)
                 if not held.more or not held.share_ids:
                     break
                 after = held.share_ids[-1]
+            for key in [k for k in seen if k[0] == holder and k[1] not in listed]:
+                del seen[key]  # gone from the holder meanwhile
             if orphans and not ctx.in_flight:
                 out[holder] = await transfer.delete(holder, orphans)
+                for s in orphans:
+                    seen.pop((holder, s), None)
+                log.info("reclaimed %d orphan shares at %s", out[holder], holder)
         except CitizenError as exc:
             log.info("could not reclaim orphan shares at %s: %s", holder, exc.message)
     return out

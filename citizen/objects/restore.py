@@ -85,7 +85,7 @@ async def _record_problems(ctx: ObjectsContext, entry: IndexEntry, transfer: Tra
     except NotFoundError:
         return
     merged = merge_problems(current.bad, p.bad, p.missing)
-    await ctx.index.put(
+    await ctx.put_entry(
         IndexEntry(current.manifest, current.key, current.name, UNDER_REPLICATED, merged)
     )
     log.warning("object %s: bad or missing shares at %s", entry.object_id, sorted(merged))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 import sys
+import sys
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -31,6 +32,7 @@ from citizen import errors
 from citizen.api.bodies import JSON
 from citizen.api.context import ApiContext
 from citizen.api.models import ErrorBody
+from citizen.store.disk import disk_full, find_disk_full
 from citizen.store.disk import disk_full, find_disk_full
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,72 @@ class _Token:
                 await refusal(scope, receive, send)
                 return
         await self._app(scope, receive, send)
+
+
+_PROPAGATE = (trio.Cancelled, KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+def must_propagate(exc: BaseException) -> bool:
+    """Whether `exc` is (or a group holding) cancellation or an exit: never contained."""
+    if isinstance(exc, _PROPAGATE):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return any(must_propagate(e) for e in exc.exceptions)
+    return False
+
+
+class ContainedPanic(Exception):
+    """A `BaseException` from a route (a Rust panic in the bindings), now an ordinary error."""
+
+
+class _Contain:
+    """Innermost: what a route raises beyond `Exception` becomes an `Exception`; a WebSocket's
+    failure closes that socket.
+
+    pyo3's `PanicException` derives from `BaseException`, which `BaseHTTPMiddleware` and
+    hypercorn let through to the daemon's root nursery. Here it becomes `ContainedPanic`,
+    which `_Errors` answers as any bug (logged, 500). A WebSocket handler's failure of any
+    kind is logged and the socket closed with 1011; the daemon carries on.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                await self._app(scope, receive, send)
+            except Exception:
+                raise
+            except BaseException as exc:
+                if must_propagate(exc):
+                    raise
+                raise ContainedPanic(f"{type(exc).__name__}: {exc}") from exc
+            return
+        if scope["type"] != "websocket":
+            await self._app(scope, receive, send)
+            return
+        done = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal done
+            if message["type"] in ("websocket.close", "websocket.http.response.start"):
+                done = True
+            await send(message)
+
+        try:
+            await self._app(scope, receive, tracked)
+        except BaseException as exc:
+            if must_propagate(exc):
+                raise
+            log.error(
+                "local API WebSocket %s failed", scope.get("path", "?"), exc_info=sys.exc_info()
+            )
+            if not done:
+                try:
+                    await send({"type": "websocket.close", "code": 1011, "reason": "internal"})
+                except Exception as close_exc:  # the socket is already gone
+                    log.debug("closing the failed WebSocket: %s", close_exc)
 
 
 _PROPAGATE = (trio.Cancelled, KeyboardInterrupt, SystemExit, GeneratorExit)

@@ -5,8 +5,9 @@ grants), seal it under the household key, sign a pointer with a higher
 version, and push both to every online friend. Friend side: keep the newest
 valid backup per friend household, and hand it back to any device that
 proves (by its certificate, in hello) that it belongs to that household.
-Recovery: a fresh device asks the devices on its recovery sheet, takes the
-highest valid version any of them holds, and restores it whole.
+Recovery: a fresh device asks the devices on its recovery sheet (or, without
+a sheet, the friend whose fresh invite welcomed it back), takes the highest
+valid version any of them holds, and restores it whole.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -44,6 +45,7 @@ from citizen.store.backup_state import (
 )
 from citizen.store.backups import BackupStore, friend_states
 from citizen.store.docs import DocCache, DocStore
+from citizen.store.friend_records import Friend
 from citizen.store.friends import FriendStore
 
 if TYPE_CHECKING:
@@ -64,6 +66,12 @@ class RecoveryDialer(Protocol):
 
     async def connect_recovery_peer(self, device: str, addrs: list[str]) -> None:
         """Dial `device` at `addrs` and present our certificate (raises UnreachableError)."""
+        ...
+
+    def on_welcomed_back(
+        self, callback: Callable[[DeviceId, list[str], Friend], Awaitable[None]]
+    ) -> None:
+        """Call `callback(device, addrs, friend)` when a friend's invite welcomed us back."""
         ...
 
 
@@ -112,12 +120,30 @@ class BackupService:
         self.recovering: dict[str, list[str]] = {}
         self.recovered_version: int | None = None
         self.recovery_error: str = ""
+        #: welcoming friends, stored as friends if they hold no backup of ours
+        self._welcomed: dict[str, Friend] = {}
+        if recovery is not None:
+            recovery.on_welcomed_back(self.recover_from)
         net.serve_friends(bc.PROTOCOL, self._handle)
         peers.on_peer_ready(self._peer_ready)
         peers.on_friend_removed(self._friend_removed)
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def recover_from(self, device: DeviceId, addrs: list[str], friend: Friend) -> None:
+        """A friend's fresh invite welcomed this device back: recover from its backup.
+
+        Until the backup is restored we seal and push none (an empty one would
+        replace the household's real backup at friends). If the friend holds no
+        backup of ours, it becomes a friend as it is (`friend`, its one device).
+        """
+        await self._backups.add_recovery_peer(device, addrs)
+        self.recovering[device] = addrs
+        self._welcomed[device] = friend
+        if self._recovery is not None:
+            self._recovery.recovery_peers.add(device)
+        self.wake()
 
     async def _peer_ready(self, _device: DeviceId, _household: HouseholdId) -> None:
         self.wake()
@@ -145,6 +171,8 @@ class BackupService:
             with trio.move_on_after(RECHECK_EVERY):
                 await self._wake.wait()
             self._wake = trio.Event()
+            if self.recovering and self._recovery is not None:
+                await self._recover(self._recovery)  # a friend welcomed us back
             await trio.sleep(DEBOUNCE)  # let a burst of changes settle into one backup
             try:
                 await self.refresh()
@@ -181,8 +209,8 @@ class BackupService:
         return self.current[0]
 
     async def push_all(self) -> None:
-        if self.current is None:
-            return
+        if self.current is None or self.recovering:
+            return  # never replace the household's real backup while recovering it
         pointer, blob = self.current
         pushed = await self._backups.pushes()
         done: set[HouseholdId] = set()
@@ -296,7 +324,8 @@ class BackupService:
         key = self._signer()
         while self.recovering:
             best: tuple[Pointer, bytes] | None = None
-            for device, addrs in self.recovering.items():
+            holds_none: set[str] = set()
+            for device, addrs in list(self.recovering.items()):
                 try:
                     await recovery.connect_recovery_peer(device, addrs)
                     reply = await self._request(device, bc.GetBackup())
@@ -304,6 +333,7 @@ class BackupService:
                     log.info("recovery peer %s: %s", device, exc)
                     continue
                 if not isinstance(reply, bc.BackupReply) or reply.pointer is None:
+                    holds_none.add(device)
                     continue
                 try:
                     pointer = verify_pointer(reply.pointer, self.household_key)
@@ -313,6 +343,9 @@ class BackupService:
                     continue
                 if best is None or pointer.version > best[0].version:
                     best = (pointer, reply.blob or b"")
+            if best is None and self._welcomed and holds_none >= set(self._welcomed):
+                await self._keep_welcoming_friends(recovery)
+                return
             if best is None:
                 self.recovery_error = "no recovery peer had a valid backup yet"
                 await trio.sleep(5)
@@ -330,6 +363,7 @@ class BackupService:
             await self.friend_store.load()
             self.recovered_version = best[0].version
             self.recovering = {}
+            self._welcomed = {}
             recovery.recovery_peers = set()
             self.recovery_error = ""
             log.info(
@@ -339,3 +373,19 @@ class BackupService:
                 len(state.docs),
             )
             self._peers.wake()
+
+    async def _keep_welcoming_friends(self, recovery: RecoveryDialer) -> None:
+        """The friends that welcomed us back hold no backup of ours: keep them as friends."""
+        for friend in self._welcomed.values():
+            if self.friend_store.household_of(friend.devices[0].device) is None:
+                await self.friend_store.add_friend(friend)
+        await self._backups.restore(HouseholdState(self.household_name, 0, (), (), (), ()))
+        log.warning(
+            "the friends that welcomed us back hold no backup of this household:"
+            " they are friends again, but docs and other friends are not recovered"
+        )
+        self.recovering = {}
+        self._welcomed = {}
+        recovery.recovery_peers = set()
+        self.recovery_error = ""
+        self._peers.wake()

@@ -13,6 +13,12 @@ from citizen.errors import UsageError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
+_SAS_HINT = (
+    "If the other screen shows different words, someone else answered the invite:"
+    " run `citizen friends remove NAME` and pair again with a new invite.\n"
+    "Check that both screens show the same words:  "
+)
+
 
 def parse_duration(text: str) -> int:
     match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
@@ -52,8 +58,8 @@ def _wait_for_friend(out: Out, invite_id: str, code: str, expires: int) -> None:
         if status.get("used"):
             out.emit(
                 status | {"code": code},
-                f"Paired with {status['name']} ({status['household']}).\n"
-                f"Check that both screens show the same words:  {' '.join(status['sas'])}",
+                f"Paired with {status['name']} ({status['household']}).\n{_SAS_HINT}"
+                f"{' '.join(status['sas'])}",
             )
             return
         time.sleep(0.5)
@@ -102,10 +108,16 @@ def register(cli: click.Group) -> None:
             "POST", "/v1/invites/accept", {"code": code, "name": label}
         )
         assert isinstance(data, dict)
+        back = (
+            f"{data['name']} knew this household and welcomed it back; the household's"
+            " friends, docs and grants come back from its backup (see `citizen backup`).\n"
+            if data.get("welcomed_back")
+            else ""
+        )
         out.emit(
             data,
-            f"Paired with {data['name']} ({data['household']}).\n"
-            f"Check that both screens show the same words:  {' '.join(data['sas'])}",
+            f"Paired with {data['name']} ({data['household']}).\n{back}{_SAS_HINT}"
+            f"{' '.join(data['sas'])}",
         )
 
     @cli.group(invoke_without_command=True)

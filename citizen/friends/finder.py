@@ -46,6 +46,10 @@ class FriendFinder:
         points = list(online)
         return points + [p for p, _ in self.points if p not in points]
 
+    def register_everywhere(self) -> None:
+        """Register at every point in the next round (a friendship was added)."""
+        self._registered_at.clear()
+
     async def lookup(self, online: list[DeviceId], friend: Friend, device: DeviceId) -> list[str]:
         """Ask every connected friend device (and configured points) where `device` is now."""
         for point in self._all_points(online):

@@ -1,8 +1,11 @@
 """Wire messages of `/citizen/pair/1` and `/citizen/hello/1`: bytes <-> typed messages.
 
 Pairing: the acceptor sends `PairRequest`; the inviter answers `PairAccept` or
-`PairReject`. Hello (on every connection between friends): each side sends
-`Hello` with its device certificate and current addresses, or `HelloReject`.
+`PairReject`; a `PairAccept` to a household that is already a friend (one that
+lost its devices and comes back with its recovery phrase) carries the
+existing friendship secret in `returning`. Hello (on every connection between
+friends): each side sends `Hello` with its device certificate and current
+addresses, or `HelloReject`.
 Each message is canonical CBOR {"t": type, ...} inside a length-prefixed frame.
 """
 
@@ -35,6 +38,8 @@ class PairAccept:
     household_name: str
     cert: bytes
     mac: bytes
+    #: the friendship secret both already share, when the acceptor is a returning friend
+    returning: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,8 @@ def encode(msg: Message) -> bytes:
                 "cert": msg.cert,
                 "mac": msg.mac,
             }
+            if msg.returning is not None:
+                body["returning"] = msg.returning
         case PairReject():
             body = {"t": "pair-reject", "code": msg.code, "message": msg.message}
         case Hello():
@@ -113,6 +120,9 @@ def decode(data: bytes) -> Message:
                 household_name=cbor.field_str(m, "name", what, max_len=128),
                 cert=cbor.field_bytes(m, "cert", what),
                 mac=cbor.field_bytes(m, "mac", what, size=32),
+                returning=(
+                    cbor.field_bytes(m, "returning", what, size=32) if "returning" in m else None
+                ),
             )
         case "pair-reject":
             return PairReject(

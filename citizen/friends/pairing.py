@@ -3,12 +3,14 @@
 The inviter checks a `PairRequest` against its pending invite and the
 connection's authenticated peer ID; the acceptor checks the `PairAccept`
 against the invite it scanned. Either check returns the new friend to store,
-or raises a typed error and nothing is stored.
+or raises a typed error and nothing is stored. A household that is already a
+friend (it lost its devices and recovered its key from the phrase) is welcomed
+back: `welcome_back` hands it the friendship secret both already share.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from citizen.errors import CertificateError, InviteError, NotAuthorizedError
 from citizen.friends.pair_codec import PairAccept, PairRequest
@@ -36,6 +38,8 @@ class NewFriend:
     secret: bytes
     device_cert: DeviceCertificate
     sas: tuple[str, ...]
+    #: the inviter already knew this household: `secret` is the existing friendship's
+    returning: bool = False
 
 
 def make_request(invite: Invite, me: Me) -> PairRequest:
@@ -120,10 +124,24 @@ def check_accept(accept: PairAccept, *, invite: Invite, me: Me, peer: str) -> Ne
             "Nothing was stored. Ask your friend for a new invite.",
         )
     cert = _peer_cert(accept.cert, invite.household_key, peer)
+    returning = accept.returning is not None
     return NewFriend(
         household_key=accept.household_key,
         name=accept.household_name,
-        secret=friendship_secret(invite.secret, me.household_key, accept.household_key),
+        secret=accept.returning
+        if accept.returning is not None
+        else friendship_secret(invite.secret, me.household_key, accept.household_key),
         device_cert=cert,
         sas=tuple(sas_words(invite.secret, me.household_key, accept.household_key)),
+        returning=returning,
     )
+
+
+def welcome_back(accept: PairAccept, secret: bytes) -> PairAccept:
+    """Inviter side, the acceptor's household is already a friend: keep the friendship.
+
+    The acceptor's new device proved (its certificate, checked in `check_request`)
+    that it belongs to that household, so it gets the secret both already share,
+    and with it the same rendezvous namespaces as before.
+    """
+    return replace(accept, returning=secret)

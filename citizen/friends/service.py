@@ -29,7 +29,14 @@ from citizen.errors import (
 )
 from citizen.friends import pair_codec
 from citizen.friends.finder import FriendFinder
-from citizen.friends.pairing import Me, check_accept, check_request, make_request
+from citizen.friends.pairing import (
+    Me,
+    NewFriend,
+    check_accept,
+    check_request,
+    make_request,
+    welcome_back,
+)
 from citizen.friends.rows import friend_json, friend_row
 from citizen.identity.certs import DeviceCertificate, verify_certificate_for
 from citizen.identity.fingerprints import household_id
@@ -46,6 +53,9 @@ from citizen.store.friends import FriendStore
 from citizen.store.household import HouseholdDevice, HouseholdStore
 
 log = logging.getLogger(__name__)
+
+#: `await callback(device, addrs, friend)`: a friend welcomed this (fresh) device back
+WelcomedBack = Callable[[DeviceId, list[str], Friend], Awaitable[None]]
 
 STRANGER_GRACE = 10.0  # seconds a stranger may take to pair or present a certificate
 DIAL_TIMEOUT = 10.0
@@ -96,9 +106,13 @@ class FriendsService:
         self._ready_callbacks: list[PeerReady] = []
         self._gone_callbacks: list[PeerGone] = []
         self._removed_callbacks: list[FriendRemoved] = []
+        self._welcomed_callbacks: list[WelcomedBack] = []
+        #: SAS words of invites that welcomed a returning friend back (its stored SAS is older)
+        self._welcome_sas: dict[str, str] = {}
         self._backoff: dict[DeviceId, _Backoff] = {}
         self._nursery: trio.Nursery | None = None
         self._wake = trio.Event()
+        self._register_now = trio.Event()
         self.finder = FriendFinder(net, rendezvous_points)
         #: devices on our recovery sheet: trusted for hello and backups until we recover
         self.recovery_peers: set[str] = set()
@@ -135,6 +149,11 @@ class FriendsService:
     def on_friend_removed(self, callback: FriendRemoved) -> None:
         """Call `await callback(household)` after a friend is removed (drop grants, repair)."""
         self._removed_callbacks.append(callback)
+
+    def on_welcomed_back(self, callback: WelcomedBack) -> None:
+        """Call `await callback(device, addrs, friend)` when an invite's household welcomed
+        this device back as a friend it already had, while we had no friends (a recovery)."""
+        self._welcomed_callbacks.append(callback)
 
     def is_trusted(self, device: str) -> bool:
         """Whether `device` is one of ours, a friend's, or on our recovery sheet (not revoked)."""
@@ -226,7 +245,7 @@ class FriendsService:
             "used": True,
             "household": friend.household,
             "name": friend.name,
-            "sas": friend.sas.split(),
+            "sas": self._welcome_sas.get(invite_id, friend.sas).split(),
         }
 
     async def _handle_pair(self, stream: Stream) -> None:
@@ -240,9 +259,15 @@ class FriendsService:
                 friend, accept = check_request(
                     msg, invite_secret=pending.secret, me=self.me, peer=peer
                 )
-                await self.store.add_friend_consuming_invite(friend_row(friend), msg.invite_id)
+                known = await self._friend_with_key(friend.household_key)
+                if known is None:
+                    await self.store.add_friend_consuming_invite(friend_row(friend), msg.invite_id)
+                    log.info("paired with %s (%s)", friend.name, household_id(friend.household_key))
+                    self._friendships_changed()
+                else:
+                    await self._welcome_back(known, friend, msg.invite_id)
+                    accept = welcome_back(accept, known.secret)
                 await write_frame(stream, pair_codec.encode(accept))
-                log.info("paired with %s (%s)", friend.name, household_id(friend.household_key))
                 await stream.close()
         except (CitizenError, trio.TooSlowError) as exc:
             message = exc.message if isinstance(exc, CitizenError) else "pairing timed out"
@@ -260,6 +285,28 @@ class FriendsService:
         except Exception as exc:  # transport failures: the peer went away
             log.info("pairing with %s broke: %s", peer, exc)
 
+    async def _friend_with_key(self, household_key: bytes) -> Friend | None:
+        wanted = household_id(household_key)
+        return next((f for f in await self.store.list() if f.household == wanted), None)
+
+    async def _welcome_back(self, known: Friend, friend: NewFriend, invite_id: str) -> None:
+        """A friend household pairs again from a new device (it lost its devices and came
+        back with its recovery phrase): trust the device, keep the friendship as it is."""
+        cert = friend.device_cert
+        if self.own is not None and self.own.is_revoked(cert.device):
+            raise NotAuthorizedError("This device was revoked by its household.")
+        await self.store.consume_invite(invite_id, known.household)
+        await self.store.add_device(
+            FriendDevice(cert.device, known.household, cert.name, cert.raw, (), int(time.time()))
+        )
+        self._welcome_sas[invite_id] = " ".join(friend.sas)
+        log.info(
+            "welcomed back friend %s (%s) on its new device %s",
+            known.name,
+            known.household,
+            cert.device,
+        )
+
     async def accept(self, code: str, label: str | None) -> dict[str, object]:
         """Pair with the household that made `code` (acceptor side).
 
@@ -276,6 +323,7 @@ class FriendsService:
                 "Give it to a friend's household; to add a device use `citizen device add`.",
             )
         peer = invite.peer
+        had_friends = self.store.count()
         await self.net.dial(peer, list(invite.addrs))
         try:
             with trio.fail_after(HELLO_TIMEOUT):
@@ -298,11 +346,26 @@ class FriendsService:
             case _:
                 raise RemoteProtocolError("The inviting device answered with the wrong message.")
         row = friend_row(friend, name=label, addrs=tuple(invite.addrs))
-        await self.store.add_friend(row)
-        log.info("paired with %s (%s)", row.name, row.household)
+        if friend.returning and had_friends == 0 and self._welcomed_callbacks:
+            # we lost every device: this friend's backup holds our friends (it among them),
+            # docs and grants; recovery takes them from it before we store anything
+            log.info("%s welcomed us back: recovering from its backup", row.name)
+            for welcomed in self._welcomed_callbacks:
+                await welcomed(DeviceId(peer), list(invite.addrs), row)
+        elif friend.returning and await self._friend_with_key(friend.household_key):
+            await self.store.add_device(row.devices[0])  # still friends: its device, upserted
+        else:
+            await self.store.add_friend(row)
+            log.info("paired with %s (%s)", row.name, row.household)
+            self._friendships_changed()
         if self._nursery is not None:
             self._nursery.start_soon(self._hello_outbound, peer)
-        return {"household": row.household, "name": row.name, "sas": list(friend.sas)}
+        return {
+            "household": row.household,
+            "name": row.name,
+            "sas": list(friend.sas),
+            "welcomed_back": friend.returning,
+        }
 
     # -- hello --------------------------------------------------------------------------
 
@@ -429,6 +492,7 @@ class FriendsService:
             for callback in self._ready_callbacks:
                 await callback(device, household)
             self._wake.set()
+            self._register_now.set()  # register at it (it serves rendezvous)
 
     # -- dialing ------------------------------------------------------------------------
 
@@ -490,11 +554,17 @@ class FriendsService:
             return
         await self._hello_outbound(peer)
 
+    def _friendships_changed(self) -> None:
+        """A new friendship: register its namespaces at every rendezvous point now."""
+        self.finder.register_everywhere()
+        self._register_now.set()
+
     async def _register_loop(self) -> None:
         while True:
             await self.finder.register_round(list(self.online), await self.store.list())
             with trio.move_on_after(5):
-                await self._wake.wait()
+                await self._register_now.wait()
+            self._register_now = trio.Event()
 
     # -- listing and removal -----------------------------------------------------------
 

@@ -82,6 +82,15 @@ class BackupStore:
         )
         return {d: json.loads(a) for d, a in rows}
 
+    async def add_recovery_peer(self, device: str, addrs: list[str]) -> None:
+        """Ask `device` for our backup (a friend welcomed this fresh device back)."""
+        await self._db.transaction(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO recovery_peers (device, addrs) VALUES (?, ?)",
+                (device, json.dumps(addrs)),
+            )
+        )
+
     async def restore(self, state: HouseholdState) -> None:
         """Write a recovered state whole (friends, docs, grants) and forget recovery peers."""
 

@@ -52,6 +52,9 @@ class FakeRecovery:
         # what the peer's friends service does with our certificate in hello
         await self._trusting.add_device(FriendDevice(self._me, ALPHA, "new", b"", (), None))
 
+    def on_welcomed_back(self, callback: object) -> None:
+        """No invites here (tests/backup/test_welcome_back.py covers a welcome back)."""
+
 
 async def _device(
     stack: AsyncExitStack,

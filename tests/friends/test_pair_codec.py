@@ -12,7 +12,7 @@ _b32 = keys32
 _text = st.text(max_size=100)
 messages = st.one_of(
     st.builds(pc.PairRequest, st.text(max_size=64), _b32, _text, st.binary(max_size=300), _b32),
-    st.builds(pc.PairAccept, _b32, _text, st.binary(max_size=300), _b32),
+    st.builds(pc.PairAccept, _b32, _text, st.binary(max_size=300), _b32, st.none() | _b32),
     st.builds(pc.PairReject, st.text(max_size=64), _text),
     st.builds(
         pc.Hello,

@@ -90,6 +90,13 @@ class Pairing(Model, frozen=True, kw_only=True):
     household: HouseholdId
     name: str
     sas: Words
+    welcomed_back: Annotated[
+        bool,
+        msgspec.Meta(
+            description="The friend already knew our household (we recovered it from its"
+            " phrase): it keeps the friendship and hands back the household's backup."
+        ),
+    ] = False
 
 
 class FriendDevice(Model, frozen=True, kw_only=True):

@@ -34,6 +34,7 @@ from citizen.docs.service import DocsService
 from citizen.errors import CitizenError
 from citizen.friends.pairing import Me
 from citizen.friends.service import FriendsService
+from citizen.health.system import DaemonInfo
 from citizen.household.friend_list import HouseholdFriendsService
 from citizen.household.service import HouseholdService
 from citizen.identity.certs import DeviceCertificate
@@ -291,6 +292,7 @@ class Node:
         self.api.services["backup"] = self.backup
         self.api.services["household"] = self.household
         self.api.services["objects"] = self.objects
+        self.api.services["daemon"] = DaemonInfo(self.data_dir, self.config)
 
     def _build_network(self, friend_store: FriendStore, own: HouseholdStore) -> FriendsService:
         """The host behind the friend gate, NAT traversal, and the friends service over them."""

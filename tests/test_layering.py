@@ -26,6 +26,7 @@ LAYER = {
     "store": 1,
     "net": 2,
     **dict.fromkeys(FEATURES, 3),
+    "health": 3,  # the doctor's checks and machine facts: kernel and stdlib only
     "testing": 5,
     "api": 4,
     "web": 4,
@@ -66,6 +67,7 @@ PURE_EXTRA = {
     "citizen.objects.placement",
     "citizen.objects.manifest",
     "citizen.objects.health",
+    "citizen.health.checks",
     "citizen.objects.names",
     "citizen.text",
 }

@@ -13,6 +13,7 @@ from citizen.api import (
     routes_docsync,
     routes_events,
     routes_friends,
+    routes_health,
     routes_meta,
     routes_objects,
 )
@@ -22,6 +23,7 @@ from citizen.api.operations import Operation
 #: every HTTP operation the app serves; a new route module adds its OPERATIONS here
 OPERATIONS: tuple[Operation, ...] = (
     *routes_meta.OPERATIONS,
+    *routes_health.OPERATIONS,
     *routes_friends.OPERATIONS,
     *routes_docs.OPERATIONS,
     *routes_backup.OPERATIONS,
@@ -44,6 +46,7 @@ def api_routes(ctx: ApiContext) -> list[BaseRoute]:
         *routes_backup.routes(ctx),
         *routes_devices.routes(ctx),
         *routes_meta.routes(ctx, openapi_document()),
+        *routes_health.routes(ctx),
         *routes_objects.routes(ctx),
         *routes_events.routes(ctx),
     ]

@@ -41,7 +41,7 @@ def _register() -> None:
 
     identity.register(cli)
     daemon.register(cli)
-    for name in ("friends", "docs", "objects", "backup", "devices", "web"):
+    for name in ("friends", "docs", "objects", "backup", "devices", "doctor", "service", "web"):
         try:
             module = __import__(f"citizen.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError:

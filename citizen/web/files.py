@@ -19,18 +19,7 @@ def routes(web: Web) -> list[BaseRoute]:
 
     async def files_values() -> dict[str, object]:
         objects = await ctx.objects().list()
-        rows = [
-            o
-            | {
-                "survives": views.survives(
-                    o["placement"],  # type: ignore[arg-type]
-                    o["bad"],  # type: ignore[arg-type]
-                    int(str(o["k"])),
-                )
-            }
-            for o in reversed(objects)
-        ]
-        return {"objects": rows, "protection": views.protection(objects)}
+        return {"objects": list(reversed(objects)), "protection": views.protection(objects)}
 
     async def files_page(request: Request) -> Response:
         return web.page(request, "files.html", values=await files_values())

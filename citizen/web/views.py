@@ -7,58 +7,40 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 
-def survives(placement: Mapping[str, str], bad: Mapping[str, Sequence[int]], k: int) -> int:
-    """How many friend households an object can lose and still be rebuilt (-1: not even now).
-
-    `placement` maps share number -> holder household; `bad` lists shares a
-    holder lost. The worst case loses the holders of the most shares first.
-    """
-    per_holder: dict[str, int] = {}
-    for number, holder in placement.items():
-        if int(number) not in bad.get(holder, ()):
-            per_holder[holder] = per_holder.get(holder, 0) + 1
-    counts = sorted(per_holder.values(), reverse=True)
-    left = sum(counts)
-    if left < k:
-        return -1
-    lost = 0
-    for count in counts:
-        if left - count < k:
-            break
-        left -= count
-        lost += 1
-    return lost
-
-
 @dataclass(frozen=True, slots=True)
 class Protection:
-    """The household's files at a glance: how many, and the friends they can all lose."""
+    """The household's files at a glance, from the objects service's listing of each.
+
+    `survive` is the number of friend households every file can lose at once
+    and still be rebuilt: None when there is no file or some file none at all.
+    """
 
     objects: int
-    survive: int | None  # None: no objects
-    under_replicated: int
+    survive: int | None
+    protected: int
+    spreading: int
     local_only: int
 
 
 def protection(objects: Iterable[Mapping[str, object]]) -> Protection:
-    total = under = local_only = 0
+    counts = {"protected": 0, "spreading": 0, "local only": 0}
+    total = 0
     worst: int | None = None
     for o in objects:
         total += 1
-        placement = o.get("placement")
-        bad = o.get("bad")
-        k = o.get("k")
-        n = survives(
-            placement if isinstance(placement, dict) else {},
-            bad if isinstance(bad, dict) else {},
-            k if isinstance(k, int) else 1,
-        )
-        if n < 0:
-            local_only += 1
-        if o.get("state") != "complete":
-            under += 1
+        state = o.get("protection")
+        if isinstance(state, str) and state in counts:
+            counts[state] += 1
+        survives = o.get("survives")
+        n = survives if isinstance(survives, int) else -1
         worst = n if worst is None else min(worst, n)
-    return Protection(total, worst, under, local_only)
+    return Protection(
+        objects=total,
+        survive=None if worst is None or worst < 0 else worst,
+        protected=counts["protected"],
+        spreading=counts["spreading"],
+        local_only=counts["local only"],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +76,11 @@ def problems(
                 "Keep friends online; the daemon places their shares when friends come back.",
             )
         )
-    if prot.under_replicated:
+    if prot.spreading:
         found.append(
             Problem(
-                f"{prot.under_replicated} file(s) are not fully protected yet.",
-                "Repair runs by itself while friends are online (or run `citizen repair`).",
+                f"{prot.spreading} file(s) are still spreading to friends.",
+                "Their shares are placed while friends are online (or run `citizen repair`).",
             )
         )
     if status.get("reachability") == "behind_nat" and not status.get("relay_addrs"):

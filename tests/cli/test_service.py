@@ -216,3 +216,22 @@ def test_install_start_as_the_unit_user_status_and_uninstall(
     assert len(gone["steps"]) == 2
     assert not (root / UNIT).exists() and not (root / WANTS).is_symlink()
     assert (data / "keys").is_dir()  # the household key stays
+
+
+def test_logs_reads_the_units_journal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from citizen.cli import cli, service
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(service.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(service.os, "execvp", lambda _file, argv: ran.append(argv))
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "logs", "-f", "-n", "20"])
+    assert result.exit_code == 0, result.output
+    assert ran == [
+        ["journalctl", "--unit", "citizen.service", "--lines", "20", "--no-pager", "--follow"]
+    ]
+    monkeypatch.setattr(service.shutil, "which", lambda _name: None)
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "logs"])
+    assert isinstance(result.exception, service.ServiceError)
+    assert "citizen run" in result.exception.hint

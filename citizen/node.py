@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +25,7 @@ from nacl.signing import SigningKey
 
 from citizen.api.app import build_app
 from citizen.api.context import ApiContext
+from citizen.api.models.objects import ProtectionCounts
 from citizen.api.models.status import HolePunch, KeepAlive, PortMapping, Status
 from citizen.api.routes import api_routes
 from citizen.api.serve import load_or_create_token, serve_api
@@ -46,8 +47,8 @@ from citizen.net.nat.portmap import PortMapper
 from citizen.net.nat.reachability import ReachabilityService, ReachStatus, RelayOptions
 from citizen.net.network import Net, Network, OfflineNetwork
 from citizen.net.peers import Peers, StoredPeers
-from citizen.objects.service import ObjectsService, ObjectsSettings
 from citizen.objects.encoding import EncodingRule
+from citizen.objects.service import ObjectsService, ObjectsSettings
 from citizen.store.backups import BackupStore
 from citizen.store.db import Database
 from citizen.store.docs import DocCache, DocStore
@@ -144,6 +145,7 @@ class Node:
             if mapped is not None
             else PortMapping(enabled=False, method=None, external_addrs=(), error=None),
             **(_reach_fields(reach) if reach is not None else {"reachability": "offline"}),
+            objects=_protection_counts(self.objects.statistics()) if self.db is not None else None,
         )
 
     def stop(self) -> None:
@@ -269,6 +271,7 @@ class Node:
                 rule=EncodingRule.from_config(c.k, c.n, c.survive_friends),
                 segment_size=c.segment_size,
                 offer_bytes=c.offer_mib * 1024 * 1024,
+                grace=c.holder_grace_hours * 3600.0,
             ),
             household,
             self.household_key,
@@ -389,6 +392,14 @@ class Node:
                 self._stop.set()
                 # A second signal, or a shutdown stuck for 4 s, cancels everything at once.
                 scope.deadline = min(scope.deadline, trio.current_time() + 4)
+
+
+def _protection_counts(counts: Mapping[str, int]) -> ProtectionCounts:
+    return ProtectionCounts(
+        local_only=counts.get("local only", 0),
+        spreading=counts.get("spreading", 0),
+        protected=counts.get("protected", 0),
+    )
 
 
 def _reach_fields(reach: ReachStatus) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from citizen.api.models import (
     ObjectCheck,
     ObjectRef,
     ObjectSelector,
+    ProtectionWait,
     RemovedObject,
     RepairReport,
     RestoredObject,
@@ -110,7 +111,7 @@ EVICT = Operation(
     path="/v1/objects/{object_id}/evict",
     operation_id="evictObject",
     tag="objects",
-    summary="Drop the local copy (kept while under-replicated).",
+    summary="Drop the local copy (refused, not_protected, until the object is protected).",
     params=(OBJECT,),
     response=EvictedObject,
     ok="Evicted.",
@@ -125,6 +126,19 @@ RESTORE = Operation(
     params=(OBJECT,),
     response=RestoredObject,
     ok="Done.",
+    errors=_ERRORS,
+)
+WAIT = BodyOperation(
+    method="POST",
+    path="/v1/objects/{object_id}/wait",
+    operation_id="waitForProtection",
+    tag="objects",
+    summary="Wait until the object is protected, or the timeout; the object as it is then.",
+    params=(OBJECT,),
+    request=ProtectionWait,
+    request_required=False,
+    response=ObjectRef,
+    ok='The object; `protection` is "protected" unless the timeout passed first.',
     errors=_ERRORS,
 )
 STORAGE = Operation(
@@ -147,6 +161,7 @@ OPERATIONS: tuple[Operation, ...] = (
     REMOVE,
     EVICT,
     RESTORE,
+    WAIT,
     STORAGE,
 )
 
@@ -209,6 +224,11 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         result = await ctx.objects().keep_local(request.path_params["object_id"])
         return RESTORE.respond(result)
 
+    async def wait_for_protection(request: Request) -> Response:
+        body = await WAIT.read(request)
+        object_id = request.path_params["object_id"]
+        return WAIT.respond(await ctx.objects().wait_protected(object_id, body.timeout))
+
     async def verify(request: Request) -> Response:
         body = await VERIFY.read(request)
         return VERIFY.respond(await ctx.objects().verify(body.object_id))
@@ -229,5 +249,6 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         REMOVE.route(remove_object),
         EVICT.route(evict_object),
         RESTORE.route(restore_object),
+        WAIT.route(wait_for_protection),
         STORAGE.route(storage),
     ]

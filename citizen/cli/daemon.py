@@ -56,9 +56,19 @@ def register(cli: click.Group) -> None:
             f"Listening  {', '.join(data['listen']) or 'offline'}",
             f"Uptime     {data['uptime_s']:.0f} s",
             f"Friends    {data['friends']}",
+            *_object_lines(data),
             *_network_lines(data),
         ]
         out.emit(data, "\n".join(lines))
+
+
+def _object_lines(data: dict[str, Any]) -> list[str]:
+    """Objects per protection state (`citizen ls` shows each one)."""
+    counts = data.get("objects")
+    if not counts:
+        return []
+    shown = ", ".join(f"{counts[k]} {k}" for k in ("protected", "spreading", "local only"))
+    return [f"Objects    {shown}"]
 
 
 def _network_lines(data: dict[str, Any]) -> list[str]:

@@ -1,4 +1,8 @@
-"""Object commands: `put`, `get`, `ls`, `rm`, `evict`, `verify`, `repair`, `storage`."""
+"""Object commands: `put`, `get`, `ls`, `rm`, `evict`, `verify`, `repair`, `storage`.
+
+`verify` and `put --wait` exit with status 1 when they find a problem or
+time out, after printing what they found (JSON with ``--json``).
+"""
 
 from __future__ import annotations
 
@@ -66,26 +70,58 @@ class _Counting:
         return data
 
 
+def protection_text(o: dict[str, object]) -> str:
+    """``protected (survives 1 friend loss)``, ``spreading (...)``, ``local only``."""
+    state = str(o["protection"])
+    survives, target = o.get("survives"), o.get("target_survives")
+    if state == "local only":
+        return state
+    losses = "no friend loss" if survives is None else f"{survives} friend losses"
+    if survives == 1:
+        losses = "1 friend loss"
+    return f"{state} (survives {losses}, target {target})"
+
+
 def register(cli: click.Group) -> None:
     register_restore(cli)
 
     @cli.command()
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--name", default=None, help="Name to record (default: the file's name).")
+    @click.option(
+        "--wait", "wait", is_flag=True, help="Wait until friends protect it (see --timeout)."
+    )
+    @click.option(
+        "--timeout",
+        type=click.FloatRange(0, 86400),
+        default=600.0,
+        show_default=True,
+        help="With --wait: give up after this many seconds (exit status 1).",
+    )
     @click.pass_obj
-    def put(out: Out, file: Path, name: str | None) -> None:
-        """Store FILE: kept here, and encrypted shares spread across friends."""
+    def put(out: Out, file: Path, name: str | None, wait: bool, timeout: float) -> None:
+        """Store FILE: kept here at once, and spread to friends as encrypted shares."""
         size = file.stat().st_size
         label = name if name is not None else file.name
+        client = LocalClient(out.data_dir, timeout=max(600.0, timeout + 60))
         with open(file, "rb") as f, _progress(out, size, f"put {file.name}") as advance:
-            data = LocalClient(out.data_dir).upload(
+            data = client.upload(
                 f"/v1/objects?name={quote(label, safe='')}",
                 _Counting(f, advance),  # type: ignore[arg-type]
                 size,
             )
         assert isinstance(data, dict)
-        note = "" if data["state"] == "complete" else "  (under-replicated: repair will finish it)"
-        out.emit(data, f"{data['object_id']}{note}")
+        if wait and data["protection"] != "protected":
+            path = f"/v1/objects/{quote_path(str(data['object_id']))}/wait"
+            data = client.request("POST", path, {"timeout": timeout})
+            assert isinstance(data, dict)
+        out.emit(data, f"{data['object_id']}  {protection_text(data)}")
+        if wait and data["protection"] != "protected":
+            raise CitizenError(
+                f"After {timeout:.0f} s {data['object_id']} is {protection_text(data)}.",
+                "It is stored here and keeps spreading while friends are online;"
+                " `citizen ls` shows how far it got.",
+            )
 
     @cli.command()
     @click.argument("obj")
@@ -132,8 +168,8 @@ def register(cli: click.Group) -> None:
         data = LocalClient(out.data_dir).request("GET", "/v1/objects")
         assert isinstance(data, list)
         lines = [
-            f"{o['object_id']}  {_size(o['size']):>10}  {o['state']:<16}"
-            f"  {'local' if o['local'] else 'evicted'}  {o['name']}"
+            f"{o['object_id']}  {_size(o['size']):>10}  {o['k']}-of-{o['n']}"
+            f"  {protection_text(o):<38}  {'local' if o['local'] else 'evicted'}  {o['name']}"
             for o in data
         ]
         out.emit(data, "\n".join(lines) or "No objects yet: `citizen put FILE` stores one.")
@@ -180,6 +216,12 @@ def register(cli: click.Group) -> None:
                     state = f"ok ({h['ok']} shares)"
                 lines.append(f"    {h['household']}  {state}")
         out.emit(data, "\n".join(lines) or "No objects.")
+        sick = [o["object_id"] for o in data if not o["healthy"]]
+        if sick:
+            raise CitizenError(
+                f"{len(sick)} of {len(data)} objects have missing, bad or unreachable shares.",
+                "Run `citizen repair` (with those friends online) to re-make them.",
+            )
 
     @cli.command()
     @click.pass_obj
@@ -214,8 +256,24 @@ def register(cli: click.Group) -> None:
             f"    {f['name'] or f['household']}  {_size(f['bytes'])}"
             for f in data["held_by_friends"]
         ]
-        under = data["under_replicated"]
-        lines.append(f"Under-replicated objects: {', '.join(under) if under else 'none'}")
+        counts = data["protection"]
+        target = data.get("target") or {}
+        lines.append(
+            f"Objects: {counts['protected']} protected, {counts['spreading']} spreading,"
+            f" {counts['local only']} local only"
+            + (
+                f" (target {target['k']}-of-{target['n']}, surviving the loss of"
+                f" {target['survives']} friends)"
+                if target
+                else ""
+            )
+        )
+        under = data["under_protected"]
+        lines.append(f"Under-protected objects: {', '.join(under) if under else 'none'}")
+        unheard = data["unheard"]
+        if unheard:
+            names = ", ".join(f["name"] or f["household"] for f in unheard)
+            lines.append(f"Unheard of past the grace period (their shares do not count): {names}")
         out.emit(data, "\n".join(lines))
 
 

@@ -153,6 +153,7 @@ class ObjectsService:
         and whenever a friend comes or goes or a put left work."""
         await self.shares.cleanup()
         await self.local.cleanup_async(await self.index.entries())
+        await self._refresh_counts()
         task_status.started()
         self.want_repair()  # objects put while no friend was online
         while True:
@@ -301,9 +302,9 @@ class ObjectsService:
                     await changed.wait()
         return self.listing(await self.entry(object_id), await self.standing())
 
-    def statistics(self) -> dict[Protection, int]:
-        """Objects per protection, as of the last put, removal or loop run."""
-        return dict(self._counts)
+    def statistics(self) -> dict[str, int]:
+        """Objects per protection, as of the last put, removal, listing or loop run."""
+        return {str(k): v for k, v in self._counts.items()}
 
     async def _refresh_counts(self) -> None:
         standing = await self.standing()
@@ -317,10 +318,12 @@ class ObjectsService:
     async def list(self) -> builtins.list[dict[str, object]]:
         entries = await self.index.entries()
         standing = await self.standing()
-        return sorted(
-            (self.listing(e, standing) for e in entries.values()),
-            key=lambda d: (int(str(d["created"])), str(d["object_id"])),
-        )
+        listed = [self.listing(e, standing) for e in entries.values()]
+        counts: dict[Protection, int] = dict.fromkeys(PROTECTIONS, 0)
+        for o in listed:
+            counts[o["protection"]] += 1  # type: ignore[index]
+        self._counts = counts
+        return sorted(listed, key=lambda d: (int(str(d["created"])), str(d["object_id"])))
 
     async def entry(self, object_id: str) -> IndexEntry:
         return await self.context.entry(object_id)

@@ -8,12 +8,14 @@ plain `ObjectRef`. `RepairedObject.moved` maps a share number to a
 from __future__ import annotations
 
 from citizen.api.models import (
+    EncodingTarget,
     EvictedObject,
     HeldByFriend,
     HeldForFriend,
     HolderCheck,
     ObjectCheck,
     ObjectRef,
+    ProtectionCounts,
     RemovedObject,
     RepairedObject,
     RepairReport,
@@ -21,15 +23,18 @@ from citizen.api.models import (
     ShareMove,
     ShareProblem,
     Storage,
+    UnheardFriend,
 )
 
 __all__ = [
+    "EncodingTarget",
     "EvictedObject",
     "HeldByFriend",
     "HeldForFriend",
     "HolderCheck",
     "ObjectCheck",
     "ObjectRef",
+    "ProtectionCounts",
     "RemovedObject",
     "RepairReport",
     "RepairedObject",
@@ -37,4 +42,5 @@ __all__ = [
     "ShareMove",
     "ShareProblem",
     "Storage",
+    "UnheardFriend",
 ]

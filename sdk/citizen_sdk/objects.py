@@ -2,11 +2,16 @@
 
     async with citizen_sdk.connect() as c:
         ref = await c.objects.put("holiday.mp4", progress=lambda sent, total: ...)
+        ref = await c.objects.wait_protected(ref, timeout=600)  # or put(..., wait=True)
         async with c.objects.get(ref) as reader:
             async for chunk in reader:
                 ...
 
 Uploads and downloads stream: neither side holds the whole file in memory.
+A put returns once the object is durable on the daemon's device; friends get
+its shares in the background. ``ref.protection`` says how far that got
+(``local only``, ``spreading``, ``protected``) and ``ref.survives`` how many
+friend households it survives the loss of.
 A progress callback gets ``(bytes so far, total)``, where total is None when
 the size is not known in advance (an async iterable without a size).
 """
@@ -22,7 +27,7 @@ from types import TracebackType
 
 import anyio
 
-from citizen.api.models import ObjectSelector
+from citizen.api.models import ObjectSelector, ProtectionWait
 from citizen.errors import CitizenError, UsageError
 from citizen_sdk._http import Channel, path_part
 from citizen_sdk.object_types import (
@@ -40,6 +45,8 @@ Progress = Callable[[int, int | None], object]
 Source = str | os.PathLike[str] | bytes | AsyncIterable[bytes]
 
 CHUNK = 256 * 1024
+#: one wait request lasts at most this long (below the HTTP read timeout); `wait_protected` repeats
+WAIT_STEP = 240.0
 
 
 def _object_id(ref: ObjectRef | str) -> str:
@@ -160,6 +167,8 @@ class Objects:
         *,
         name: str | None = None,
         progress: Progress | None = None,
+        wait: bool = False,
+        timeout: float = 600.0,
     ) -> ObjectRef:
         """Store a file (path), bytes, or an async iterable of chunks; streamed to the daemon.
 
@@ -167,14 +176,16 @@ class Objects:
             name: what to call it; default the file's name (empty for other sources).
             progress: called with (bytes sent so far, total) after each chunk;
                 total is None for an async iterable.
+            wait: also wait until friends protect it, up to `timeout` seconds
+                (see `wait_protected`).
 
         Returns:
-            The stored object, once every share it needs is placed with friends.
+            The stored object once it is durable on the daemon's device (with
+            `wait`, once protected or when the timeout passed: check
+            ``ref.protection``).
 
         Raises:
-            UnreachableError: too few friend households online to take shares.
-            QuotaError: friends refused the shares for lack of room.
-            UsageError: the name is too long.
+            UsageError: the name is too long or not a display name.
             OSError: the file cannot be read.
         """
         size: int | None
@@ -190,13 +201,35 @@ class Objects:
         else:
             size, chunks = None, aiter(source)
             name = name or ""
-        return await self._channel.upload(
+        ref = await self._channel.upload(
             ObjectRef,
             "/v1/objects",
             _counted(chunks, size, progress),
             params={"name": name},
             size=size,
         )
+        if wait and ref.protection != "protected":
+            ref = await self.wait_protected(ref, timeout=timeout)
+        return ref
+
+    async def wait_protected(self, ref: ObjectRef | str, *, timeout: float = 600.0) -> ObjectRef:
+        """Wait until friends hold the object at the household's target protection.
+
+        Returns:
+            The object as it is then: ``protection == "protected"``, or (after
+            `timeout` seconds) how far it got, ``survives`` of ``target_survives``.
+
+        Raises:
+            NotFoundError: no such object.
+        """
+        path = f"/v1/objects/{path_part(_object_id(ref))}/wait"
+        left = max(0.0, timeout)
+        while True:
+            step = min(left, WAIT_STEP)
+            got = await self._channel.call(ObjectRef, "POST", path, ProtectionWait(timeout=step))
+            left -= step
+            if got.protection == "protected" or left <= 0:
+                return got
 
     def get(self, ref: ObjectRef | str, *, progress: Progress | None = None) -> ObjectReader:
         """The object's bytes as an async iterator of chunks (see `ObjectReader`).
@@ -225,7 +258,7 @@ class Objects:
 
         Raises:
             NotFoundError: no such object.
-            UsageError: it is under-replicated, so its local copy was kept.
+            NotProtectedError: friends do not protect it yet, so its local copy was kept.
         """
         path = f"/v1/objects/{path_part(_object_id(ref))}/evict"
         return await self._channel.call(EvictedObject, "POST", path)

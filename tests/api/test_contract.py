@@ -32,6 +32,7 @@ from citizen.api.models import (
     CreateInvite,
     EnrollDevice,
     ObjectSelector,
+    ProtectionWait,
     SetOffer,
     ShareDoc,
     UnshareDoc,
@@ -140,6 +141,8 @@ def test_every_route_answers_its_model(make_daemon: Callable[[str], Daemon]) -> 
             {0: friend.household},
         )
         assert alpha(objects.LIST) == [ref]
+        waited = alpha(objects.WAIT, ProtectionWait(timeout=60), object_id=ref.object_id)
+        assert (waited.protection, waited.survives) == ("protected", 0)
         [check] = alpha(objects.VERIFY, ObjectSelector(object_id=ref.object_id))
         assert check.healthy
         assert [o.object_id for o in alpha(objects.REPAIR, ObjectSelector()).objects] == [

@@ -58,6 +58,7 @@ from citizen.api.models.friends import (
     SetOffer,
 )
 from citizen.api.models.objects import (
+    EncodingTarget,
     EvictedObject,
     HeldByFriend,
     HeldForFriend,
@@ -65,6 +66,8 @@ from citizen.api.models.objects import (
     ObjectCheck,
     ObjectRef,
     ObjectSelector,
+    ProtectionCounts,
+    ProtectionWait,
     RemovedObject,
     RepairedObject,
     RepairReport,
@@ -72,6 +75,7 @@ from citizen.api.models.objects import (
     ShareMove,
     ShareProblem,
     Storage,
+    UnheardFriend,
 )
 from citizen.api.models.status import HolePunch, KeepAlive, PortMapping, Status
 
@@ -93,6 +97,7 @@ __all__ = [
     "DocPeer",
     "DocShare",
     "DocView",
+    "EncodingTarget",
     "EnrollDevice",
     "Enrollment",
     "ErrorBody",
@@ -121,6 +126,8 @@ __all__ = [
     "ObjectSelector",
     "Pairing",
     "PortMapping",
+    "ProtectionCounts",
+    "ProtectionWait",
     "RemovedFriend",
     "RemovedObject",
     "RepairReport",
@@ -134,6 +141,7 @@ __all__ = [
     "SharedDoc",
     "Status",
     "Storage",
+    "UnheardFriend",
     "UnshareDoc",
     "UnsharedDoc",
 ]

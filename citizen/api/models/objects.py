@@ -10,6 +10,8 @@ from citizen.api.models.base import Model, UnixTime
 from citizen.ids import HouseholdId, ObjectId
 
 ObjectState = Literal["complete", "under-replicated"]
+#: how protected an object is: no friend holds any of it, not yet at the target, at it
+Protection = Literal["local only", "spreading", "protected"]
 
 #: the `{object_id}` path parameter
 ObjectIdText = Annotated[str, msgspec.Meta(description="Object ID (base58 of 16 bytes).")]
@@ -24,6 +26,12 @@ class ObjectSelector(Model, frozen=True, kw_only=True):
     """One object (by ID), or every object when `object_id` is null or left out."""
 
     object_id: str | None = None
+
+
+class ProtectionWait(Model, frozen=True, kw_only=True):
+    """How long to wait for an object to reach the household's target protection."""
+
+    timeout: Annotated[float, msgspec.Meta(ge=0, le=86400, description="Seconds.")] = 600.0
 
 
 # -- responses -------------------------------------------------------------------------
@@ -42,6 +50,23 @@ class ObjectRef(Model, frozen=True, kw_only=True):
     state: Annotated[
         ObjectState, msgspec.Meta(description='"under-replicated" until repair places every share.')
     ]
+    protection: Annotated[
+        Protection,
+        msgspec.Meta(
+            description='"local only" while no friend holds any of it, "spreading" until it'
+            ' survives `target_survives` friend losses, then "protected".'
+        ),
+    ] = "local only"
+    survives: Annotated[
+        int | None,
+        msgspec.Meta(
+            description="Friend households it survives the loss of (besides every own"
+            " device); null: it lives only on this household's devices."
+        ),
+    ] = None
+    target_survives: Annotated[
+        int, msgspec.Meta(description="The household's target for `survives` now.")
+    ] = 0
     local: Annotated[bool, msgspec.Meta(description="This device keeps a plaintext copy.")]
     placement: Annotated[
         dict[int, HouseholdId],
@@ -70,6 +95,9 @@ class EvictedObject(ObjectRef, frozen=True, kw_only=True):
             n=self.n,
             created=self.created,
             state=self.state,
+            protection=self.protection,
+            survives=self.survives,
+            target_survives=self.target_survives,
             local=self.local,
             placement=self.placement,
             bad=self.bad,
@@ -200,6 +228,29 @@ class HeldByFriend(Model, frozen=True, kw_only=True):
     bytes: int
 
 
+class ProtectionCounts(Model, frozen=True, kw_only=True):
+    """How many objects are in each protection state."""
+
+    local_only: int = msgspec.field(name="local only", default=0)
+    spreading: int = 0
+    protected: int = 0
+
+
+class EncodingTarget(Model, frozen=True, kw_only=True):
+    """The k-of-n that fits the friends now, and the friend losses it survives once placed."""
+
+    k: int
+    n: int
+    survives: int
+
+
+class UnheardFriend(Model, frozen=True, kw_only=True):
+    """A friend household, by ID and name."""
+
+    household: HouseholdId
+    name: str
+
+
 class Storage(Model, frozen=True, kw_only=True):
     """Storage both ways."""
 
@@ -208,5 +259,20 @@ class Storage(Model, frozen=True, kw_only=True):
     under_replicated: Annotated[
         tuple[ObjectId, ...], msgspec.Meta(description="Objects repair still has to complete.")
     ]
+    under_protected: Annotated[
+        tuple[ObjectId, ...],
+        msgspec.Meta(
+            description="Objects below the target protection (counting no holder that was"
+            " removed or unheard of past the grace period)."
+        ),
+    ] = ()
+    protection: ProtectionCounts = msgspec.field(default_factory=ProtectionCounts)
+    target: EncodingTarget | None = None
+    unheard: Annotated[
+        tuple[UnheardFriend, ...],
+        msgspec.Meta(
+            description="Friends unheard of past the grace period: their shares do not count."
+        ),
+    ] = ()
     objects: Annotated[int, msgspec.Meta(description="Objects this household stores.")]
     local_bytes: Annotated[int, msgspec.Meta(description="Bytes of plaintext copies here.")]

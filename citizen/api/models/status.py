@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from citizen.api.models.base import Model
+from citizen.api.models.objects import ProtectionCounts
 from citizen.ids import DeviceId, HouseholdId
 
 Reachability = Literal["public", "behind_nat", "unknown", "offline"]
@@ -77,3 +78,7 @@ class Status(Model, frozen=True, kw_only=True):
         int | None, msgspec.Meta(description="Circuits we relay for friends now.")
     ] = None
     hole_punch: HolePunch | None = None
+    objects: Annotated[
+        ProtectionCounts | None,
+        msgspec.Meta(description="This household's objects per protection state."),
+    ] = None

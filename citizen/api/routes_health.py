@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -100,14 +101,23 @@ async def gather(ctx: ApiContext) -> Facts:
 
     friends = ctx.find("friends", FriendsService)
     friends_facts = FriendsFacts(known=False)
+    offsets: dict[str, float] = {}
     online = 0
     if friends is not None:
         held = {h.household: h for h in held_list}
         rows = await friends.list_json()
         facts = []
+        # each online friend household's clock: the median over its connected devices
+        skews: dict[str, list[float]] = {}
+        for device, household_id in friends.online.items():
+            if device in friends.clock_offsets:
+                skews.setdefault(household_id, []).append(friends.clock_offsets[device])
         for row in rows:
             household = str(row["household"])
             last_seen = row.get("last_seen")
+            own = skews.get(household)
+            if own:
+                offsets[str(row["name"])] = statistics.median(own)
             facts.append(
                 FriendFact(
                     name=str(row["name"]),
@@ -115,6 +125,7 @@ async def gather(ctx: ApiContext) -> Facts:
                     last_seen=last_seen if isinstance(last_seen, int) else None,
                     used=held[household].used if household in held else 0,
                     quota=held[household].quota if household in held else 0,
+                    clock_offset=statistics.median(own) if own else None,
                 )
             )
         friends_facts = FriendsFacts(friends=tuple(facts))
@@ -146,7 +157,8 @@ async def gather(ctx: ApiContext) -> Facts:
         )
         return clock, disk, system.config_facts(info.data_dir, info.config)
 
-    clock, disk, config = await trio.to_thread.run_sync(machine)
+    ntp, disk, config = await trio.to_thread.run_sync(machine)
+    clock = ClockFacts(friend_offsets=offsets, ntp_synced=ntp.ntp_synced, ntp_source=ntp.ntp_source)
     return Facts(
         now=now,
         clock=clock,

@@ -54,6 +54,8 @@ class Hello:
     household_name: str
     addrs: tuple[str, ...]
     revoked: tuple[bytes, ...] = ()  # the sender household's signed device revocations
+    #: the sender's clock when it sent this (Unix ms); None from a version that did not say
+    sent_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,8 @@ def encode(msg: Message) -> bytes:
                 "name": msg.household_name,
                 "addrs": list(msg.addrs),
                 "revoked": list(msg.revoked),
+                # optional: older versions ignore the key, and send none
+                **({"time": msg.sent_ms} if msg.sent_ms is not None else {}),
             }
         case HelloReject():
             body = {"t": "hello-reject", "message": msg.message}
@@ -143,6 +147,7 @@ def decode(data: bytes) -> Message:
                 household_name=cbor.field_str(m, "name", what, max_len=128),
                 addrs=tuple(str(a) for a in addrs),
                 revoked=tuple(r for r in revoked if isinstance(r, bytes)),
+                sent_ms=cbor.field_opt_int(m, "time", what),
             )
         case "hello-reject":
             return HelloReject(message=cbor.field_str(m, "message", what, max_len=1024))

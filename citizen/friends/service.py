@@ -103,6 +103,10 @@ class FriendsService:
         self.online: dict[DeviceId, HouseholdId] = {}
         #: connected devices of our own household
         self.own_online: set[DeviceId] = set()
+        #: the clock our hellos carry and offsets are measured against (a test moves it)
+        self.wall_clock: Callable[[], float] = time.time
+        #: friend device -> its clock minus ours (s), from its last hello (`citizen doctor`)
+        self.clock_offsets: dict[DeviceId, float] = {}
         self._ready_callbacks: list[PeerReady] = []
         self._gone_callbacks: list[PeerGone] = []
         self._removed_callbacks: list[FriendRemoved] = []
@@ -374,7 +378,11 @@ class FriendsService:
         if self.own is not None:
             revoked = tuple((await self.own.revocations(self.household))[-pair_codec.MAX_REVOKED :])
         return pair_codec.Hello(
-            self.me.cert, self.me.household_name, tuple(self.net.addrs()), revoked
+            self.me.cert,
+            self.me.household_name,
+            tuple(self.net.addrs()),
+            revoked,
+            sent_ms=int(self.wall_clock() * 1000),
         )
 
     async def _accept_hello(self, device: DeviceId, msg: pair_codec.Message) -> HouseholdId:
@@ -395,6 +403,8 @@ class FriendsService:
         if household not in friends:
             raise NotAuthorizedError("This device's household is not a friend.")
         await self._take_revocations(msg.revoked, friends[household].household_key)
+        if msg.sent_ms is not None:
+            self.clock_offsets[device] = msg.sent_ms / 1000 - self.wall_clock()
         if self.store.household_of(device) is None:
             await self.store.add_device(
                 FriendDevice(device, household, cert.name, cert.raw, msg.addrs, int(time.time()))

@@ -96,6 +96,7 @@ class FriendFact:
     last_seen: int | None  # Unix time, None: never
     used: int = 0  # bytes of its shares held here
     quota: int = 0  # bytes we offer it
+    clock_offset: float | None = None  # its clock minus ours (s), from its last hello
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +319,21 @@ def check_friends(f: FriendsFacts, now: int) -> list[Verdict]:
             )
         ]
     out: list[Verdict] = []
+    offsets = [x.clock_offset for x in f.friends if x.online and x.clock_offset is not None]
+    median = statistics.median(offsets) if offsets else 0.0
     for friend in f.friends:
+        skew = None if friend.clock_offset is None else friend.clock_offset - median
+        if friend.online and skew is not None and abs(skew) >= CLOCK_WARN_S:
+            out.append(
+                Verdict(
+                    "friends",
+                    "warn",
+                    f"{friend.name}'s clock is {abs(skew):.0f} s"
+                    f" {'ahead of' if skew > 0 else 'behind'} the others'",
+                    f"Ask {friend.name} to run `citizen doctor`: a wrong clock breaks"
+                    " expiries and signatures between you.",
+                )
+            )
         if not friend.online:
             since = now - friend.last_seen if friend.last_seen else None
             if since is None or since > FRIEND_OFFLINE_WARN_S:

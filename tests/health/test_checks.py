@@ -151,3 +151,16 @@ def test_run_checks_covers_every_area() -> None:
     disk = DiskFacts(places=(Place("data dir", "/d", 20 * GIB, 32 * GIB),))
     checks = {v.check for v in run_checks(Facts(now=NOW, disk=disk))}
     assert checks == {"clock", "disk", "reachability", "friends", "data", "config"}
+
+
+def test_a_friend_whose_clock_is_off_while_ours_agrees_with_the_others_warns() -> None:
+    friends = FriendsFacts(
+        friends=(
+            FriendFact("beta", True, NOW, clock_offset=1.0),
+            FriendFact("gamma", True, NOW, clock_offset=-1.0),
+            FriendFact("delta", True, NOW, clock_offset=400.0),
+        )
+    )
+    verdicts = check_friends(friends, NOW)
+    assert levels(verdicts) == ["warn"]
+    assert verdicts[0].message == "delta's clock is 399 s ahead of the others'"

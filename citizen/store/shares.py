@@ -316,7 +316,12 @@ class ShareStore:
         return data
 
     async def prove(self, share_ids: Iterable[ShareId], nonce: bytes) -> list[bytes]:
-        """One `proof_for(nonce, share)` per share ID, in order; b"" where not held intact."""
+        """One `proof_for(nonce, share)` per share ID, in order; b"" where not held.
+
+        A file that no longer matches its hash is proved as it is (so the owner,
+        comparing with its own copy, sees the share as bad rather than missing)
+        and then set aside, like `get` does.
+        """
         out: list[bytes] = []
         for share_id in share_ids:
             if not _SHARE_ID.fullmatch(share_id) or not await self._is_recorded(share_id):
@@ -328,7 +333,7 @@ class ShareStore:
                 out.append(b"")
             elif result[0] != share_id:
                 await self._lost(share_id, "its file does not match its hash")
-                out.append(b"")
+                out.append(result[1])
             else:
                 out.append(result[1])
         return out

@@ -191,10 +191,12 @@ async def test_proofs_need_the_bytes_and_change_with_the_nonce(store: ShareStore
     assert p2[0] != p1[0]
     assert p2[2] != p1[2]
     assert p2[0] == proof_for(n2, a)
-    # a damaged file yields no proof, and is set aside
-    store.path_of(b_id).write_bytes(b"\x00" * len(b))
-    assert await store.prove([b_id], n1) == [b""]
+    # a damaged file is proved as it is (the owner sees a wrong proof: bad), then set aside
+    damaged = b"\x00" * len(b)
+    store.path_of(b_id).write_bytes(damaged)
+    assert await store.prove([b_id], n1) == [proof_for(n1, damaged)]
     assert await store.held_for(ALICE) == [a_id]
+    assert await store.prove([b_id], n1) == [b""]
 
 
 async def test_held_for_pages_in_order(store: ShareStore) -> None:

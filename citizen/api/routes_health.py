@@ -132,6 +132,7 @@ async def gather(ctx: ApiContext) -> Facts:
         online = sum(1 for f in facts if f.online)
 
     backup = convert_as(await ctx.backup().status(), BackupStatus)
+    last_push = await ctx.backup().last_push()
     data = DataFacts(
         objects=len(listing),
         under_protected=tuple(str(o["name"]) for o in listing if not _protected(o)),
@@ -139,6 +140,7 @@ async def gather(ctx: ApiContext) -> Facts:
         backup_enabled=backup.enabled,
         backup_version=backup.version,
         backup_holders=sum(1 for f in backup.friends if f.current),
+        backup_last_push=last_push,
     )
 
     def machine() -> tuple[ClockFacts, DiskFacts, ConfigFacts]:

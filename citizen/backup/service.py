@@ -248,6 +248,10 @@ class BackupService:
             "recovery_error": self.recovery_error,
         }
 
+    async def last_push(self) -> int | None:
+        """Unix time a backup last reached a friend (None: never), for `citizen doctor`."""
+        return await self._backups.last_push()
+
     async def backup_now(self) -> dict[str, object]:
         if not self._enabled:
             from citizen.errors import HouseholdKeyMissingError

@@ -29,7 +29,6 @@ QUOTA_WARN_FRACTION = 0.9
 #: SD card writes per day past which the card wears out early: a cheap 32 GB card takes
 #: a few hundred full writes, ~10 TB; 20 GiB a day spends that in about a year and a half
 SD_WRITES_WARN_PER_DAY = 20 * 1024**3
-BACKUP_WARN_AGE_S = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +304,14 @@ def _days(seconds: float) -> str:
     return f"{seconds / 86400:.0f} days"
 
 
+def _ago(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(0, seconds) / 60:.0f} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{_days(seconds)} ago"
+
+
 def check_friends(f: FriendsFacts, now: int) -> list[Verdict]:
     """Friends offline too long, and friends about to run out of what we offer them."""
     if not f.known:
@@ -391,24 +398,19 @@ def check_data(d: DataFacts, now: int) -> list[Verdict]:
             )
         )
     if d.backup_enabled:
+        sent = (
+            f"; one last reached a friend {_ago(now - d.backup_last_push)}"
+            if d.backup_last_push is not None
+            else ""
+        )
         if d.backup_version is None or d.backup_holders == 0:
             out.append(
                 Verdict(
                     "data",
                     "warn",
-                    "no friend holds the latest household backup",
+                    f"no friend holds the latest household backup{sent}",
                     "Keep a friend online, then `citizen backup --now`; without it a lost"
                     " Pi cannot be rebuilt from the recovery phrase alone.",
-                )
-            )
-        elif d.backup_last_push is not None and now - d.backup_last_push > BACKUP_WARN_AGE_S:
-            out.append(
-                Verdict(
-                    "data",
-                    "warn",
-                    f"the last household backup reached a friend {_days(now - d.backup_last_push)}"
-                    " ago",
-                    "Keep a friend online, then `citizen backup --now`.",
                 )
             )
         else:
@@ -417,7 +419,7 @@ def check_data(d: DataFacts, now: int) -> list[Verdict]:
                     "data",
                     "ok",
                     f"household backup version {d.backup_version} held by"
-                    f" {d.backup_holders} friend(s)",
+                    f" {d.backup_holders} friend(s){sent}",
                 )
             )
     if not out:

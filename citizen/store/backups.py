@@ -76,6 +76,13 @@ class BackupStore:
         )
         return {HouseholdId(f): v for f, v in rows}
 
+    async def last_push(self) -> int | None:
+        """Unix time a backup last reached a friend (None: never)."""
+        row = await self._db.run(
+            lambda c: c.execute("SELECT MAX(pushed_at) FROM backup_pushes").fetchone()
+        )
+        return int(row[0]) if row and row[0] is not None else None
+
     async def recovery_peers(self) -> dict[str, list[str]]:
         rows = await self._db.run(
             lambda c: c.execute("SELECT device, addrs FROM recovery_peers").fetchall()

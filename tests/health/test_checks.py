@@ -122,10 +122,11 @@ def test_under_protected_objects_bad_shares_and_backup() -> None:
     assert levels(bad) == ["ok", "warn"] and bad[1].hint == "Run `citizen repair`."
     no_backup = check_data(DataFacts(backup_enabled=True, backup_version=3), NOW)
     assert levels(no_backup) == ["warn"]
-    old = DataFacts(
-        backup_enabled=True, backup_version=3, backup_holders=1, backup_last_push=NOW - 9 * DAY
+    stale = DataFacts(
+        backup_enabled=True, backup_version=3, backup_holders=0, backup_last_push=NOW - 9 * DAY
     )
-    assert levels(check_data(old, NOW)) == ["warn"]
+    assert levels(check_data(stale, NOW)) == ["warn"]
+    assert "one last reached a friend 9 days ago" in check_data(stale, NOW)[0].message
     fresh = DataFacts(backup_enabled=True, backup_version=3, backup_holders=2)
     assert levels(check_data(fresh, NOW)) == ["ok"]
 

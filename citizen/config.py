@@ -64,6 +64,8 @@ class Config:
     web_listen: str = "0.0.0.0:8385"
     web_mdns_name: str = "citizen"
     web_localhost_skips_login: bool = False
+    # [metrics]: /metrics for a LAN Prometheus, with the read-only DATA_DIR/metrics.token
+    metrics_listen: str = ""  # "" is off; "0.0.0.0:9464" serves the LAN
 
     @property
     def web_address(self) -> tuple[str, int]:
@@ -160,6 +162,7 @@ SPEC: dict[str, dict[str, tuple[str, type]]] = {
         "mdns_name": ("web_mdns_name", str),
         "localhost_skips_login": ("web_localhost_skips_login", bool),
     },
+    "metrics": {"listen": ("metrics_listen", str)},
 }
 #: Config attribute -> its "section.key" in config.toml
 KEY_OF = {
@@ -255,6 +258,14 @@ def read_config(data_dir: Path) -> ConfigReport:
     _check_relay(cfg)
     _check_storage(cfg)
     parse_web_listen(cfg.web_listen)
+    if cfg.metrics_listen:
+        try:
+            parse_web_listen(cfg.metrics_listen)
+        except ConfigError as exc:
+            raise ConfigError(
+                exc.message.replace("web.listen", "metrics.listen").replace("8385", "9464"),
+                'Fix config.toml: "" is off, 0.0.0.0:9464 serves the LAN.',
+            ) from exc
     if not _MDNS_NAME.match(cfg.web_mdns_name):
         raise ConfigError(
             f"web.mdns_name must be one DNS label (a-z, 0-9, -), not {cfg.web_mdns_name!r}.",

@@ -62,7 +62,7 @@ def _qr_svg(text: str) -> str:
     import segno
 
     out = io.BytesIO()
-    segno.make(text, error="l").save(out, kind="svg", scale=5, border=4, xmldecl=False)
+    segno.make(text, error="l").save(out, kind="svg", border=4, xmldecl=False, omitsize=True)
     return out.getvalue().decode()
 
 
@@ -97,7 +97,11 @@ def routes(web: Web) -> list[BaseRoute]:
                 return _log_in_response(request, token, target)
             import secrets
 
-            form_token = secrets.token_urlsafe(24)
+            # kept across renders: a second GET (another tab, a favicon redirected here)
+            # must not invalidate the form already on screen
+            form_token = request.cookies.get(LOGIN_COOKIE) or ""
+            if not _FRAGMENT.match(form_token) or len(form_token) < 32:
+                form_token = secrets.token_urlsafe(24)
             response = web.page(request, "login.html", next=target, login_csrf=form_token)
             response.set_cookie(
                 LOGIN_COOKIE,

@@ -165,3 +165,13 @@ async def test_sessions_survive_a_restart_of_the_daemon(tmp_path: Path) -> None:
             answer = await http.get("/", follow_redirects=False)
             assert answer.status_code == 200
             assert re.search(r'name="csrf"', answer.text)
+
+
+async def test_a_second_visit_to_the_login_page_keeps_the_first_form_valid(page: Page) -> None:
+    # browsers fetch /favicon.ico, which redirects to /login: the form on screen must still work
+    token = await page.login_form()
+    assert (await page.http.get("/favicon.ico")).status_code == 303
+    assert await page.login_form() == token
+    code, _ = new_login_code(page.data_dir)
+    answer = await page.http.post("/login", data={"login_csrf": token, "secret": code})
+    assert answer.status_code == 303

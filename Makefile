@@ -42,6 +42,15 @@ test: $(TEST_STAMP)
 		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq miniupnpd >/dev/null 2>&1 || \
 		 (apt-get update -qq >/dev/null 2>&1 && \
 		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq miniupnpd >/dev/null 2>&1)) || true
+	@# the web page's browser test drives Debian's chromium with its chromedriver and reads
+	@# the invite QR code with zbarimg; without them it skips
+	@{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && command -v zbarimg >/dev/null 2>&1; } || \
+		[ "$$(id -u)" != 0 ] || \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver zbar-tools >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver zbar-tools >/dev/null 2>&1)) || true
 	$(BIN)/ruff check citizen sdk tests bench
 	$(BIN)/ruff format --check citizen sdk tests bench
 	$(BIN)/mypy

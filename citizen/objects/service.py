@@ -297,9 +297,10 @@ class ObjectsService:
                 changed = ctx.entries_changed[0]
                 listed = self.listing(await self.entry(object_id), await self.standing())
                 if listed["protection"] == PROTECTED:
-                    return listed
+                    break
                 with trio.move_on_after(WAIT_RECHECK):
                     await changed.wait()
+        await self._refresh_counts()
         return self.listing(await self.entry(object_id), await self.standing())
 
     def statistics(self) -> dict[str, int]:

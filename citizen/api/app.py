@@ -14,7 +14,6 @@ from __future__ import annotations
 import hmac
 import logging
 import sys
-import sys
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -32,7 +31,6 @@ from citizen import errors
 from citizen.api.bodies import JSON
 from citizen.api.context import ApiContext
 from citizen.api.models import ErrorBody
-from citizen.store.disk import disk_full, find_disk_full
 from citizen.store.disk import disk_full, find_disk_full
 
 log = logging.getLogger(__name__)
@@ -90,8 +88,27 @@ class _Errors(BaseHTTPMiddleware):
             )
 
 
+#: a browser cannot set headers on a WebSocket: it offers the token as a subprotocol
+TOKEN_SUBPROTOCOL = "citizen.token."
+#: the subprotocol a browser offers next to the token one, and the daemon answers with
+SUBPROTOCOL = "citizen"
+
+
+def websocket_subprotocol(scope: Scope) -> str | None:
+    """The subprotocol to accept a WebSocket with: `citizen` if offered, else the offered
+    token one (a browser fails a handshake whose answer names none of those it offered)."""
+    offered = [str(p) for p in scope.get("subprotocols", ())]
+    if SUBPROTOCOL in offered:
+        return SUBPROTOCOL
+    return next((p for p in offered if p.startswith(TOKEN_SUBPROTOCOL)), None)
+
+
 class _Token:
     """Requests over TCP need `Authorization: Bearer TOKEN`; the Unix socket does not.
+
+    A WebSocket handshake may carry the token as a subprotocol instead,
+    `Sec-WebSocket-Protocol: citizen, citizen.token.TOKEN`, which is what a
+    browser can send (`new WebSocket(url, ["citizen", "citizen.token." + TOKEN])`).
 
     Pure ASGI rather than `BaseHTTPMiddleware`, which only sees HTTP requests:
     WebSocket handshakes must be checked too. It fails closed: only a
@@ -103,87 +120,30 @@ class _Token:
     def __init__(self, app: ASGIApp, token: str) -> None:
         self._app = app
         self._expected = f"Bearer {token}".encode()
+        self._expected_protocol = f"{TOKEN_SUBPROTOCOL}{token}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and scope.get("server") is not None:
             given = Headers(scope=scope).get("authorization", "")
-            if not hmac.compare_digest(given.encode(), self._expected):
+            if not hmac.compare_digest(given.encode(), self._expected) and not (
+                scope["type"] == "websocket" and self._token_offered(scope)
+            ):
                 refusal = error_response(
                     401,
                     "unauthorized",
                     "Missing or wrong bearer token.",
-                    "Send `Authorization: Bearer <token>` with the token in DATA_DIR/api.token.",
+                    "Send `Authorization: Bearer <token>` with the token in DATA_DIR/api.token"
+                    " (a browser's WebSocket: offer the subprotocol `citizen.token.<token>`).",
                 )
                 # For a WebSocket, Starlette sends this as the handshake's HTTP response.
                 await refusal(scope, receive, send)
                 return
         await self._app(scope, receive, send)
 
-
-_PROPAGATE = (trio.Cancelled, KeyboardInterrupt, SystemExit, GeneratorExit)
-
-
-def must_propagate(exc: BaseException) -> bool:
-    """Whether `exc` is (or a group holding) cancellation or an exit: never contained."""
-    if isinstance(exc, _PROPAGATE):
-        return True
-    if isinstance(exc, BaseExceptionGroup):
-        return any(must_propagate(e) for e in exc.exceptions)
-    return False
-
-
-class ContainedPanic(Exception):
-    """A `BaseException` from a route (a Rust panic in the bindings), now an ordinary error."""
-
-
-class _Contain:
-    """Innermost: what a route raises beyond `Exception` becomes an `Exception`; a WebSocket's
-    failure closes that socket.
-
-    pyo3's `PanicException` derives from `BaseException`, which `BaseHTTPMiddleware` and
-    hypercorn let through to the daemon's root nursery. Here it becomes `ContainedPanic`,
-    which `_Errors` answers as any bug (logged, 500). A WebSocket handler's failure of any
-    kind is logged and the socket closed with 1011; the daemon carries on.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            try:
-                await self._app(scope, receive, send)
-            except Exception:
-                raise
-            except BaseException as exc:
-                if must_propagate(exc):
-                    raise
-                raise ContainedPanic(f"{type(exc).__name__}: {exc}") from exc
-            return
-        if scope["type"] != "websocket":
-            await self._app(scope, receive, send)
-            return
-        done = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal done
-            if message["type"] in ("websocket.close", "websocket.http.response.start"):
-                done = True
-            await send(message)
-
-        try:
-            await self._app(scope, receive, tracked)
-        except BaseException as exc:
-            if must_propagate(exc):
-                raise
-            log.error(
-                "local API WebSocket %s failed", scope.get("path", "?"), exc_info=sys.exc_info()
-            )
-            if not done:
-                try:
-                    await send({"type": "websocket.close", "code": 1011, "reason": "internal"})
-                except Exception as close_exc:  # the socket is already gone
-                    log.debug("closing the failed WebSocket: %s", close_exc)
+    def _token_offered(self, scope: Scope) -> bool:
+        offered = [str(p).encode() for p in scope.get("subprotocols", ())]
+        # compare each in constant time, and all of them, whatever matched
+        return sum(hmac.compare_digest(p, self._expected_protocol) for p in offered) > 0
 
 
 _PROPAGATE = (trio.Cancelled, KeyboardInterrupt, SystemExit, GeneratorExit)

@@ -30,7 +30,10 @@ of a known shape, a text frame, or an inapplicable sync message closes the
 socket (1003 for text, 1008 otherwise); the daemon carries on.
 
 Authentication is that of the local API (Unix socket, or the bearer token in
-``Authorization`` on TCP). This docstring is the route's reference: WebSocket
+``Authorization`` on TCP). A browser cannot set that header on a WebSocket, so
+on TCP the handshake may instead offer the subprotocols ``citizen`` and
+``citizen.token.<token>`` (``new WebSocket(url, ["citizen", "citizen.token." +
+token])``); the daemon answers ``citizen``. This docstring is the route's reference: WebSocket
 routes are not in the OpenAPI document.
 """
 
@@ -46,6 +49,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from citizen import cbor
+from citizen.api.app import websocket_subprotocol
 from citizen.api.context import ApiContext
 from citizen.api.routes_docsync import (
     CLOSE_INTERNAL_ERROR,
@@ -104,6 +108,11 @@ def document_id(doc_id: DocId) -> str:
     """The automerge-repo DocumentId (base58check of the 16 bytes) of one of our DocIds."""
     raw = base58.b58decode(doc_id)
     return base58.b58encode_check(raw).decode()
+
+
+def automerge_url(doc_id: DocId) -> str:
+    """The doc's automerge-repo URL, what an app passes to `repo.find()`."""
+    return f"automerge:{document_id(doc_id)}"
 
 
 def doc_id_of(text: str) -> DocId:
@@ -300,7 +309,7 @@ class _RepoSocket:
 
 
 async def _serve(ws: WebSocket, ctx: ApiContext) -> None:
-    await ws.accept()
+    await ws.accept(subprotocol=websocket_subprotocol(ws.scope))
     try:
         service = ctx.docs()
     except CitizenError as exc:

@@ -33,7 +33,9 @@ from citizen.api.operations import (
     Operation,
     Param,
 )
+from citizen.api.routes_automerge_repo import automerge_url
 from citizen.errors import UsageError
+from citizen.ids import DocId
 
 DOC = Param("doc", "path", DocIdText)
 _CHANGE_ERRORS = (BAD_REQUEST, FORBIDDEN, NOT_FOUND)
@@ -133,17 +135,22 @@ UNSHARE = BodyOperation(
 OPERATIONS: tuple[Operation, ...] = (CREATE, LIST, SHOW, DELETE, CHANGE, HISTORY, SHARE, UNSHARE)
 
 
+def _with_url(doc: dict[str, object]) -> dict[str, object]:
+    """`doc` with its automerge-repo URL, for web and Node apps (`repo.find(url)`)."""
+    return doc | {"url": automerge_url(DocId(str(doc["doc_id"])))}
+
+
 def routes(ctx: ApiContext) -> list[BaseRoute]:
     async def create(request: Request) -> Response:
         body = await CREATE.read(request)
-        return CREATE.respond(await ctx.docs().create(body.title))
+        return CREATE.respond(_with_url(await ctx.docs().create(body.title)))
 
     async def list_docs(_request: Request) -> Response:
-        return LIST.respond(await ctx.docs().list_docs())
+        return LIST.respond([_with_url(d) for d in await ctx.docs().list_docs()])
 
     async def show(request: Request) -> Response:
         path = request.query_params.get("path", "")
-        return SHOW.respond(await ctx.docs().show(request.path_params["doc"], path))
+        return SHOW.respond(_with_url(await ctx.docs().show(request.path_params["doc"], path)))
 
     async def change(request: Request) -> Response:
         body = await CHANGE.read(request)

@@ -37,7 +37,7 @@ def register(cli: click.Group) -> None:
         """Create a doc owned by this household."""
         data = LocalClient(out.data_dir).request("POST", "/v1/docs", {"title": title})
         assert isinstance(data, dict)
-        out.emit(data, str(data["doc_id"]))
+        out.emit(data, f"{data['doc_id']}\nFor automerge-repo apps: {data['url']}")
 
     @doc.command("list")
     @click.pass_obj
@@ -45,7 +45,7 @@ def register(cli: click.Group) -> None:
         """List docs: yours and those friends shared with you."""
         data = LocalClient(out.data_dir).request("GET", "/v1/docs")
         assert isinstance(data, list)
-        lines = [f"{d['doc_id']}  {d['role']:<6}  {d['title']}" for d in data]
+        lines = [f"{d['doc_id']}  {d['role']:<6}  {d['title']}  {d['url']}" for d in data]
         out.emit(data, "\n".join(lines) or "No docs yet: `citizen doc new TITLE`.")
 
     @doc.command("show")
@@ -60,7 +60,9 @@ def register(cli: click.Group) -> None:
         assert isinstance(data, dict)
         human = json.dumps(data["value"], indent=2, ensure_ascii=False)
         if peers:
-            human += "\n" + "\n".join(f"{p['household']}  {p['state']}" for p in data["peers"])
+            human += f"\n{data['title']}  {data['url']}\n" + "\n".join(
+                f"{p['name']}  {p['state']}" for p in data["peers"]
+            )
         out.emit(data, human)
 
     def _change(out: Out, doc_id: str, body: dict[str, object]) -> None:

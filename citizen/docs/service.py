@@ -5,6 +5,11 @@ returns) and are then pushed live by the `Replicator`. Sharing signs a grant
 with the household key and sends it to the friend at once; a friend's grant
 to us opens a local replica that sync fills. A doc we only hold as a reader
 refuses local edits here, so a reader never diverges from the owner.
+
+Text from the caller (paths, keys, values, titles, friend names) that is not
+valid UTF-8 is refused before it reaches the bindings (`TextEncodingError`),
+and a panic of the bindings in one doc is that call's `AutomergePanicError`:
+the doc is reloaded from disk and the daemon carries on.
 """
 
 from __future__ import annotations
@@ -14,19 +19,27 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
+from automerge.core import ROOT, Document, ScalarType
 from nacl.signing import SigningKey
 
 from citizen.docs import values as docvalues
 from citizen.docs.codec import DocInfo, DocMessage, Granted
 from citizen.docs.replication import Link, Replicator
 from citizen.docs.session import Effects, PeerRole
-from citizen.errors import CitizenError, NotAuthorizedError, NotFoundError, UsageError
+from citizen.errors import (
+    AutomergePanicError,
+    CitizenError,
+    NotAuthorizedError,
+    NotFoundError,
+    UsageError,
+)
 from citizen.identity.fingerprints import household_id
 from citizen.identity.grants import Grant, Role, sign_grant, verify_grant
 from citizen.ids import DocId, HouseholdId, parse_doc_id
 from citizen.net.network import Net
 from citizen.net.peers import Peers
 from citizen.store.docs import DocCache, DocStore
+from citizen.text import check_utf8
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -78,6 +91,7 @@ class DocsService:
             household_of=peers.household_of,
             own=(self.household, self._intro, self._on_intro),
             friend_info=(self._titles_for, self._on_friend_info),
+            name_of=self._name_of,
         )
         self._changed = trio.Event()
         self.change_counter = 0
@@ -95,6 +109,11 @@ class DocsService:
 
     async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await self.replicator.run(task_status=task_status)
+
+    async def _name_of(self, household: HouseholdId) -> str:
+        if household == self.household:
+            return "our own device"
+        return (await self._peers.friend(household)).name
 
     async def _household_key_of(self, household: HouseholdId) -> bytes:
         if household == self.household:
@@ -228,7 +247,11 @@ class DocsService:
         return grant.role
 
     async def create(self, title: str) -> dict[str, object]:
+        check_utf8(title, "The doc title")
         doc_id = await self.store.create(self.household, title)
+        # automerge-repo counts a peer as having a doc only once it has heads (its own
+        # Repo.create makes an empty first change): without one an app's find() waits forever
+        await self.cache.mutate(doc_id, _first_change)
         self._notify()
         await self._announce(doc_id, title)
         return {"doc_id": doc_id, "title": title, "owner": self.household}
@@ -257,14 +280,17 @@ class DocsService:
     async def show(self, doc_text: str, path: str = "") -> dict[str, object]:
         doc_id = parse_doc_id(doc_text)
         info = await self.store.info(doc_id)
-        doc = await self.cache.get(doc_id)
+        with docvalues.panics_contained(doc_id, "Reading"):
+            doc = await self.cache.get(doc_id)
+            heads = sorted(h.hex() for h in doc.get_heads())
+            value = docvalues.to_json(doc, path)
         return {
             "doc_id": doc_id,
             "title": info.title,
             "owner": info.owner,
             "role": await self._role_here(doc_id),
-            "heads": sorted(h.hex() for h in doc.get_heads()),
-            "value": docvalues.to_json(doc, path),
+            "heads": heads,
+            "value": value,
             "peers": await self.peers(doc_id, info.owner),
         }
 
@@ -278,8 +304,8 @@ class DocsService:
         if owner != self.household:
             households.add(owner)
         out: list[dict[str, object]] = []
-        doc = await self.cache.get(doc_id)
-        ours = frozenset(doc.get_heads())
+        with docvalues.panics_contained(doc_id, "Reading"):
+            ours = frozenset((await self.cache.get(doc_id)).get_heads())
         for household in sorted(households):
             links = [
                 link
@@ -292,7 +318,11 @@ class DocsService:
                 state = "in sync"
             else:
                 state = "behind"
-            out.append({"household": household, "state": state})
+            try:
+                name = (await self._peers.friend(household)).name
+            except NotFoundError:
+                name = household  # no longer a friend
+            out.append({"household": household, "name": name, "state": state})
         return out
 
     async def _edit(self, doc_text: str, edit: Callable[[Any], list[bytes]]) -> dict[str, object]:
@@ -303,9 +333,24 @@ class DocsService:
                 "You may only read this doc; its owner shared it read-only.",
                 "Ask the owner to share it with you as writer.",
             )
-        await self.cache.mutate(doc_id, edit)  # pushed on by _local_change
-        doc = await self.cache.get(doc_id)
-        return {"doc_id": doc_id, "heads": sorted(h.hex() for h in doc.get_heads())}
+        try:
+            with docvalues.panics_contained(doc_id, "Changing"):
+                await self.cache.mutate(doc_id, edit)  # pushed on by _local_change
+        except CitizenError as exc:
+            if isinstance(exc, AutomergePanicError):
+                await self._reload(doc_id)  # a panic in a transaction poisons the live doc
+            raise
+        with docvalues.panics_contained(doc_id, "Reading"):
+            doc = await self.cache.get(doc_id)
+            return {"doc_id": doc_id, "heads": sorted(h.hex() for h in doc.get_heads())}
+
+    async def _reload(self, doc_id: DocId) -> None:
+        """Forget the live doc after a panic: the next use loads it from disk again."""
+        log.warning("doc %s is reloaded from disk after a panic of the bindings", doc_id)
+        self.cache.evict(doc_id)
+        for link in list(self.replicator.links.values()):
+            if doc_id in link.docs:
+                await self.replicator.refresh_access(link)
 
     async def set(self, doc_text: str, path: str, value: object) -> dict[str, object]:
         return await self._edit(doc_text, lambda doc: docvalues.set_path(doc, path, value))
@@ -317,7 +362,9 @@ class DocsService:
         return await self._edit(doc_text, lambda doc: docvalues.append_path(doc, path, value))
 
     async def history(self, doc_text: str) -> list[dict[str, object]]:
-        doc = await self.cache.get(parse_doc_id(doc_text))
+        doc_id = parse_doc_id(doc_text)
+        with docvalues.panics_contained(doc_id, "Reading the history of"):
+            changes = docvalues.history(await self.cache.get(doc_id))
         return [
             {
                 "hash": c.hash,
@@ -326,7 +373,7 @@ class DocsService:
                 "time": c.time.isoformat() if c.time else None,
                 "message": c.message,
             }
-            for c in docvalues.history(doc)
+            for c in changes
         ]
 
     async def share(self, doc_text: str, friend: str, role: str) -> dict[str, object]:
@@ -337,6 +384,7 @@ class DocsService:
             checked = "writer"
         else:
             raise UsageError(f"Role must be reader or writer, not {role!r}.")
+        check_utf8(friend, "The friend")
         info = await self.store.info(doc_id)
         if info.owner != self.household:
             raise NotAuthorizedError(
@@ -355,6 +403,7 @@ class DocsService:
         doc_id = parse_doc_id(doc_text)
         if not self._net.online:
             raise CitizenError("Unsharing needs the network.", "Run the daemon without --offline.")
+        check_utf8(friend, "The friend")
         target = await self._peers.resolve(friend)
         current = await self.store.get_grant(doc_id, target.household)
         if current is None or current.revoked:
@@ -396,6 +445,15 @@ class DocsService:
         for link in list(self.replicator.links.values()):
             await self.replicator.refresh_access(link)
         return {"doc_id": doc_id, "deleted": True}
+
+
+def _first_change(doc: Document) -> list[bytes]:
+    """A first change that leaves the root map empty (the bindings make no empty change)."""
+    heads = doc.get_heads()
+    with doc.transaction() as tx:
+        tx.put(ROOT, "_", ScalarType.Null, None)
+        tx.delete(ROOT, "_")
+    return docvalues.new_changes(doc, heads)
 
 
 def _verified(signed: bytes) -> Grant:

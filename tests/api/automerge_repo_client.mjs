@@ -10,9 +10,15 @@
 // `Authorization: Bearer TOKEN`. So before the adapter loads, the `ws` module
 // isomorphic-ws will require is replaced in the CommonJS cache by a subclass
 // that adds the header: the real adapter and repo run unchanged.
+// With CITIZEN_AUTH=subprotocol it sends no header and offers the token as a
+// browser must, `new WebSocket(url, ["citizen", "citizen.token." + TOKEN])`
+// (ws, like a browser, fails the handshake unless the answer names one of them).
+// With a fourth argument, an automerge: URL the daemon lacks, it first prints
+// {"unavailable": <error message>} for it.
 import { createRequire } from "node:module"
 
-const [url, token, docUrl] = process.argv.slice(2)
+const [url, token, docUrl, missingUrl] = process.argv.slice(2)
+const asBrowser = process.env.CITIZEN_AUTH === "subprotocol"
 const watchdog = setTimeout(() => {
   console.error("automerge-repo client: timed out")
   process.exit(2)
@@ -24,6 +30,10 @@ const wsPath = isoRequire.resolve("ws")
 const WS = isoRequire("ws")
 class BearerWebSocket extends WS {
   constructor(address, protocols, options) {
+    if (asBrowser) {
+      super(address, ["citizen", `citizen.token.${token}`], options)
+      return
+    }
     super(address, protocols, {
       ...(options ?? {}),
       headers: { Authorization: `Bearer ${token}` },
@@ -38,6 +48,14 @@ const { WebSocketClientAdapter } = await import(
 )
 
 const repo = new Repo({ network: [new WebSocketClientAdapter(url)] })
+if (missingUrl) {
+  try {
+    await repo.find(missingUrl)
+    console.log(JSON.stringify({ unavailable: false }))
+  } catch (err) {
+    console.log(JSON.stringify({ unavailable: String(err.message ?? err) }))
+  }
+}
 const handle = await repo.find(docUrl)
 console.log(JSON.stringify({ read: handle.doc() }))
 

@@ -124,7 +124,7 @@ def test_every_route_answers_its_model(make_daemon: Callable[[str], Daemon]) -> 
         shown = alpha(docs.SHOW, doc=doc)
         assert shown.value == {"items": [{"n": "milk"}]} and shown.heads == heads
         assert alpha(docs.SHOW, query={"path": "items.0.n"}, doc=doc).value == "milk"
-        assert len(alpha(docs.HISTORY, doc=doc)) == 4
+        assert len(alpha(docs.HISTORY, doc=doc)) == 5  # a first change, four edits
         shared = alpha(docs.SHARE, ShareDoc(friend="beta", role="writer"), doc=doc)
         assert shared.friend == friend.household
         [info] = [d for d in alpha(docs.LIST) if d.doc_id == doc]

@@ -149,7 +149,7 @@ async def test_offline_docs_work_locally(tmp_path: Path) -> None:
             assert shown["role"] == "owner" and shown["peers"] == []
             [listed] = await docs.list_docs()
             assert listed["title"] == "Shopping" and listed["shared_with"] == []
-            assert len(await docs.history(doc)) == 2
+            assert len(await docs.history(doc)) == 3  # create makes a first, empty change
             with pytest.raises(CitizenError, match="Sharing needs the network"):
                 await docs.share(doc, "beta", "reader")
             with pytest.raises(CitizenError, match="Unsharing needs the network"):
@@ -176,6 +176,7 @@ async def test_shared_doc_replicates_both_ways(tmp_path: Path) -> None:
         await _until(a.docs, _value_is(a.docs, doc, {"list": ["start", "b1"]}), "beta's edit")
         [peer] = await a.docs.peers(DocId(doc), a.household)
         assert peer["household"] == b.household and peer["state"] != "offline"
+        assert peer["name"] == "beta"
 
 
 async def test_a_reader_may_not_edit_and_removal_drops_grants(tmp_path: Path) -> None:
@@ -201,7 +202,8 @@ async def test_a_gone_device_is_offline_for_the_doc(tmp_path: Path) -> None:
         await a.docs.share(doc, "beta", "writer")
         await _until(b.docs, _value_is(b.docs, doc, {}), "beta's replica")
         a.peers.gone(b.device)
-        assert (await a.docs.show(doc))["peers"] == [{"household": b.household, "state": "offline"}]
+        gone = {"household": b.household, "name": "beta", "state": "offline"}
+        assert (await a.docs.show(doc))["peers"] == [gone]
 
 
 async def test_own_devices_sync_every_doc_and_the_grants(tmp_path: Path) -> None:

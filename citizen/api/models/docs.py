@@ -17,6 +17,13 @@ DocIdText = Annotated[
     ),
 ]
 DocRole = Literal["owner", "writer", "reader"]
+AutomergeUrl = Annotated[
+    str,
+    msgspec.Meta(
+        description="The doc's automerge-repo URL (`automerge:` + base58check of its 16 bytes),"
+        " for `repo.find()` over /v1/automerge-repo."
+    ),
+]
 Heads = Annotated[
     tuple[str, ...], msgspec.Meta(description="The doc's heads (change hashes, hex), sorted.")
 ]
@@ -61,6 +68,7 @@ class CreatedDoc(Model, frozen=True, kw_only=True):
     doc_id: DocId
     title: str
     owner: HouseholdId
+    url: AutomergeUrl
 
 
 class DocShare(Model, frozen=True, kw_only=True):
@@ -76,6 +84,7 @@ class DocInfo(Model, frozen=True, kw_only=True):
     doc_id: DocId
     title: str
     owner: HouseholdId
+    url: AutomergeUrl
     role: Annotated[DocRole, msgspec.Meta(description="What this household may do with it.")]
     updated: Annotated[str, msgspec.Meta(description="When it last changed here (ISO 8601).")]
     changes_since_snapshot: int
@@ -88,6 +97,7 @@ class DocPeer(Model, frozen=True, kw_only=True):
     """A friend household that syncs the doc: in sync (same heads), behind, or offline."""
 
     household: HouseholdId
+    name: Annotated[str, msgspec.Meta(description="The friend's display name.")]
     state: Literal["in sync", "behind", "offline"]
 
 
@@ -97,6 +107,7 @@ class DocView(Model, frozen=True, kw_only=True):
     doc_id: DocId
     title: str
     owner: HouseholdId
+    url: AutomergeUrl
     role: DocRole
     heads: Heads
     value: JsonValue

@@ -25,6 +25,7 @@ from nacl.signing import SigningKey
 
 from citizen.api.app import build_app
 from citizen.api.context import ApiContext
+from citizen.api.metrics import serve_metrics
 from citizen.api.models.objects import ProtectionCounts
 from citizen.api.models.status import HolePunch, KeepAlive, PortMapping, Status
 from citizen.api.routes import api_routes
@@ -87,6 +88,7 @@ class Node:
         self._stop = trio.Event()
         self.db: Database | None = None
         self.listen_addrs: list[str] = []
+        self.metrics_urls: list[str] = []  # where /metrics is scraped ([metrics] listen)
         self.api = ApiContext(status=self.status)
         self.friend_store: FriendStore | None = None
         self._household_key: SigningKey | None = None
@@ -177,6 +179,14 @@ class Node:
                     )
                     if self.config.web_enabled:
                         await nursery.start(serve_web, self.api, self.data_dir, self.config)
+                    if self.config.metrics_listen:
+                        self.metrics_urls = await nursery.start(
+                            serve_metrics,
+                            self.api,
+                            self.data_dir,
+                            self.config.metrics_listen,
+                            token,
+                        )
                     log.info(
                         "daemon ready household=%s device=%s listen=%s",
                         self.cert.household,

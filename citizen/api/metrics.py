@@ -7,18 +7,39 @@ keep up to date (friends online, docs) are refreshed just before a scrape by
 hooks registered with `on_scrape`.
 
 The registry is private to the node (not prometheus_client's global one), so
-two nodes in one process (tests, embedded mode) never mix their numbers.
+two nodes in one process (tests, embedded mode) never mix their numbers. It
+also carries the process series (`process_resident_memory_bytes`,
+`process_open_fds`, ... from /proc) and disk series read at each scrape.
+
+A LAN Prometheus scrapes `serve_metrics` (config `[metrics] listen`): a
+listener that serves /metrics and nothing else, to the read-only token in
+DATA_DIR/metrics.token (or the admin token). The admin API never accepts
+the metrics token.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+import trio
+from hypercorn.config import Config as HyperConfig
+from hypercorn.trio import serve
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
+from citizen.api.app import error_response
 from citizen.api.context import ApiContext
+
+if TYPE_CHECKING:
+    from trio_typing import TaskStatus
 
 #: the Content-Type of `Metrics.render()` (Prometheus text format 0.0.4)
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -41,6 +62,10 @@ class Metrics:
         shares_held_bytes: bytes of friends' shares held here, labelled `friend` (household ID).
         repair_backlog: segments waiting for repair (gauge).
         under_replicated_objects: objects with fewer healthy shares than wanted (gauge).
+        disk_free: free bytes where the data dir and the share store live, labelled `place`.
+        disk_size: size in bytes of those file systems, labelled `place`.
+        share_store_bytes: bytes of friends' shares held on this device (gauge).
+        share_store_offered_bytes: bytes offered to all friends together (gauge).
     """
 
     def __init__(self) -> None:
@@ -79,6 +104,25 @@ class Metrics:
             "Objects with fewer healthy shares than the storage settings want.",
             registry=reg,
         )
+        self.disk_free = Gauge(
+            "citizen_disk_free_bytes",
+            "Free bytes (for the daemon's user) where its data lives.",
+            ["place"],
+            registry=reg,
+        )
+        self.disk_size = Gauge(
+            "citizen_disk_size_bytes", "Size of the file system.", ["place"], registry=reg
+        )
+        self.share_store_bytes = Gauge(
+            "citizen_share_store_bytes", "Bytes of friends' shares held here.", registry=reg
+        )
+        self.share_store_offered_bytes = Gauge(
+            "citizen_share_store_offered_bytes",
+            "Bytes offered to all friends together for their shares.",
+            registry=reg,
+        )
+        # RSS, open files, CPU, start time: the standard process_* series (Linux /proc)
+        ProcessCollector(registry=reg)
         # Both directions exist from the start, so a dashboard sees 0 rather than nothing.
         for direction in ("sent", "received"):
             self.sync_messages.labels(direction=direction)
@@ -108,5 +152,92 @@ def node_metrics(ctx: ApiContext) -> Metrics:
     if isinstance(found, Metrics):
         return found
     metrics = Metrics()
+    metrics.on_scrape(_disk_hook(ctx))
     ctx.services["metrics"] = metrics
     return metrics
+
+
+def _disk_hook(ctx: ApiContext) -> ScrapeHook:
+    from citizen.health.system import DaemonInfo, place
+    from citizen.objects.service import ObjectsService
+
+    async def refresh(metrics: Metrics) -> None:
+        info = ctx.find("daemon", DaemonInfo)
+        if info is not None:
+            places = await trio.to_thread.run_sync(
+                lambda: [
+                    place("data dir", info.data_dir),
+                    place("share store", info.data_dir / "shares"),
+                ]
+            )
+            for p in places:
+                metrics.disk_free.labels(place=p.label).set(p.free)
+                metrics.disk_size.labels(place=p.label).set(p.total)
+        objects = ctx.find("objects", ObjectsService)
+        if objects is not None:
+            held = (await objects.storage()).get("held_for_friends")
+            rows = [h for h in held if isinstance(h, dict)] if isinstance(held, list) else []
+            metrics.share_store_bytes.set(sum(int(h["used"]) for h in rows))
+            metrics.share_store_offered_bytes.set(sum(int(h["quota"]) for h in rows))
+
+    return refresh
+
+
+# -- the LAN scrape listener ----------------------------------------------------------------
+
+
+METRICS_TOKEN_NAME = "metrics.token"
+
+
+def metrics_app(metrics: Metrics, tokens: tuple[str, ...]) -> Starlette:
+    """An app serving GET /metrics only, to a request bearing one of `tokens`."""
+    expected = [f"Bearer {t}".encode() for t in tokens]
+
+    async def get_metrics(request: Request) -> Response:
+        given = request.headers.get("authorization", "").encode()
+        # compare with every token, so the time taken does not tell which one nearly matched
+        if not any([hmac.compare_digest(given, e) for e in expected]):
+            return error_response(
+                401,
+                "unauthorized",
+                "Missing or wrong bearer token.",
+                "Scrape with `Authorization: Bearer <token>`, the token in"
+                f" DATA_DIR/{METRICS_TOKEN_NAME} (Prometheus: authorization.credentials_file).",
+            )
+        return Response(await metrics.render(), media_type=CONTENT_TYPE)
+
+    return Starlette(routes=[Route("/metrics", get_metrics, methods=["GET"])])
+
+
+async def serve_metrics(
+    ctx: ApiContext,
+    data_dir: Path,
+    listen: str,
+    admin_token: str,
+    *,
+    task_status: TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve /metrics on `listen` ("host:port") until cancelled; started with its URLs.
+
+    The read-only token is DATA_DIR/metrics.token, made 0600 on first use (give
+    it to Prometheus); the admin token works too.
+    """
+    from citizen.api.serve import load_or_create_token
+    from citizen.config import parse_web_listen
+
+    host, port = parse_web_listen(listen)
+    token = load_or_create_token(data_dir / METRICS_TOKEN_NAME)
+    app = metrics_app(node_metrics(ctx), (token, admin_token))
+    config = HyperConfig()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("citizen.metrics.server")
+    config.graceful_timeout = 1.0
+
+    async def run(*, task_status: TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+        await serve(app, config, task_status=task_status)  # type: ignore[arg-type]
+
+    async with trio.open_nursery() as nursery:
+        urls: list[str] = await nursery.start(run)
+        log.info("metrics at %s (token in %s)", ", ".join(urls), METRICS_TOKEN_NAME)
+        task_status.started(urls)

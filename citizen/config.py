@@ -22,14 +22,29 @@ DB_NAME = "citizen.db"
 log = logging.getLogger(__name__)
 
 
+#: the data dir of the system service (`citizen service install`)
+SERVICE_DATA_DIR = Path("/var/lib/citizen")
+
+
 def default_data_dir() -> Path:
-    """``$CITIZEN_HOME``, else the platform's user data dir (~/.local/share/citizen)."""
+    """``$CITIZEN_HOME``, else the platform's user data dir (~/.local/share/citizen).
+
+    When that does not exist but the system service's data dir is readable here
+    (root, or the service's own user), the service's: `sudo citizen status`
+    asks the daemon `citizen service install` set up.
+    """
     env = os.environ.get("CITIZEN_HOME")
     if env:
         return Path(env).expanduser()
     from platformdirs import user_data_dir
 
-    return Path(user_data_dir("citizen", appauthor=False))
+    own = Path(user_data_dir("citizen", appauthor=False))
+    try:
+        if not own.exists() and (SERVICE_DATA_DIR / CONFIG_NAME).is_file():
+            return SERVICE_DATA_DIR
+    except OSError:  # not ours to read: stay with our own
+        pass
+    return own
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,7 +202,12 @@ def uninstall(root: Path, *, dry_run: bool) -> list[str]:
 
 def next_steps(o: UnitOptions, live: bool) -> str:
     """What to do once the service runs (printed by install, not scrolled away by logs)."""
-    cli = f"sudo citizen --data-dir {o.data_dir}"
+    # the CLI finds the service's data dir by itself (config.default_data_dir)
+    cli = (
+        "sudo citizen"
+        if o.data_dir == DEFAULT_DATA_DIR
+        else f"sudo citizen --data-dir {o.data_dir}"
+    )
     started = (
         "The daemon runs now and starts at every boot."
         if live
@@ -214,7 +219,7 @@ def next_steps(o: UnitOptions, live: bool) -> str:
             "Next:",
             f"  1. Check it:                 {cli} status   and   {cli} doctor",
             f"  2. Pair with a friend:       {cli} invite   (they run `citizen accept CODE`)",
-            "     or open the household's web page on this Pi's address, if it is on.",
+            f"     or on a phone: {cli} web   (the page's address, its QR code, a login code)",
             f"  3. Back up the key, on paper: {cli} key backup --sheet recovery.txt",
             "     Without the 24 words, a lost SD card loses the household.",
             f"  Logs: {cli} logs -f      Remove: sudo citizen service uninstall",

@@ -235,3 +235,23 @@ def test_logs_reads_the_units_journal(monkeypatch: pytest.MonkeyPatch, tmp_path:
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "logs"])
     assert isinstance(result.exception, service.ServiceError)
     assert "citizen run" in result.exception.hint
+
+
+def test_without_a_data_dir_of_its_own_the_cli_finds_the_services(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from citizen import config
+
+    service = tmp_path / "var-lib-citizen"
+    monkeypatch.setattr(config, "SERVICE_DATA_DIR", service)
+    monkeypatch.delenv("CITIZEN_HOME", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home-data"))
+    own = tmp_path / "home-data" / "citizen"
+    assert config.default_data_dir() == own  # no service either: our own
+    service.mkdir()
+    (service / "config.toml").write_text("")
+    assert config.default_data_dir() == service  # `sudo citizen status` asks the service
+    own.mkdir(parents=True)
+    assert config.default_data_dir() == own  # a data dir of our own wins
+    monkeypatch.setenv("CITIZEN_HOME", str(tmp_path / "elsewhere"))
+    assert config.default_data_dir() == tmp_path / "elsewhere"

@@ -86,7 +86,8 @@ async def serve_web(
             if config.mdns and config.web_mdns_name and host not in ("127.0.0.1", "::1"):
                 nursery.start_soon(announce, config.web_mdns_name, bound, config.household_name)
             task_status.started(urls)
-    except OSError as exc:
+    except* OSError as group:  # hypercorn's bind fails inside nurseries: a group
+        exc = _first(group)
         raise CitizenError(
             f"Cannot serve the web page on {config.web_listen}: {exc.strerror}.",
             "Another program uses the port: change web.listen in config.toml"
@@ -94,6 +95,14 @@ async def serve_web(
         ) from exc
     finally:
         url_file.unlink(missing_ok=True)
+
+
+def _first(group: BaseExceptionGroup[OSError]) -> OSError:
+    found: BaseException = group
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    assert isinstance(found, OSError)
+    return found
 
 
 def read_page_urls(data_dir: Path) -> list[str] | None:

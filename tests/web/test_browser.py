@@ -3,10 +3,12 @@
 Two daemon processes; each page is logged in with the one-time code that
 `citizen web` prints. A makes an invite on its page; the test decodes the QR
 code from a screenshot of it with zbar (so a phone camera could read it),
-checks it is the pair URL, opens that URL on B's page, accepts, and both pages
-show the same check words and each other in Friends. Then a file goes up and
-comes back byte-identical through A's page, a forged form is refused, a page
-without a session goes to the login, and wrong logins get rate-limited.
+checks it is the pair URL, opens that URL on B's page (through B's login, which
+keeps the code), accepts, and both pages show the same check words and each
+other online in Friends. Then a file goes up and comes back byte-identical
+through A's page, a forged form is refused, a friend is removed after a
+confirmation, a page without a session goes to the login, and wrong logins get
+rate-limited.
 Screenshots at phone (390 px) and desktop (1280 px) width go to
 tests/web/screenshots/.
 """
@@ -128,11 +130,16 @@ def test_two_households_pair_on_their_web_pages(
     assert decoded == f"http://citizen.local:{port_a}/pair#{code}"
     _shots(browser, "invite")
 
-    # B's phone would resolve citizen.local to B's own device: open the same path on B's page
+    # B's phone resolves citizen.local to B's own device: the same path on B's page. Not
+    # logged in yet: the login page offers to copy the code, and keeps it across the login
     browser.switch_to.new_window("tab")
     tab_b = browser.current_window_handle
-    _log_in(browser, base_b, b)
     browser.get(base_b + decoded[decoded.index("/pair#") :])
+    assert "/login?next=%2Fpair" in browser.current_url
+    assert _by_id(browser, "invite-elsewhere").is_displayed()
+    _by_id(browser, "secret").send_keys(b.json("web")["code"])
+    browser.find_element("css selector", "#login-form button[type=submit]").submit()
+    wait_until(lambda: browser.current_url.startswith(f"{base_b}/pair#"), "the pair page")
     assert _by_id(browser, "code").get_attribute("value") == code  # filled from the fragment
     _by_id(browser, "accept").click()
     words_b = _by_id(browser, "sas").text
@@ -195,6 +202,12 @@ def test_two_households_pair_on_their_web_pages(
     browser.get(f"{base_a}/friends")
     card = browser.find_element("css selector", "li.friend")
     assert card.get_attribute("data-household") == household_b and "beta" in card.text
+
+    # removing a friend asks first, then it is gone from the page and from the daemon
+    card.find_element("css selector", "a.danger").click()
+    _by_id(browser, "confirm-remove").click()
+    _by_id(browser, "no-friends")
+    assert a.json("friends") == []
 
     # without a session, a page redirects to the login; wrong logins get rate-limited
     browser.switch_to.window(tab_b)

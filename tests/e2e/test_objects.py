@@ -8,6 +8,7 @@ in the middle of a put and the memory bound of a large put.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -141,42 +142,56 @@ def _peak_rss(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-def test_offer_put_verify_repair_get_rm_through_the_cli(
+def test_put_wait_offer_verify_repair_get_rm_through_the_cli(
     make_daemon: Callable[[str], Daemon], tmp_path: Path
 ) -> None:
-    owner, (holder,) = _network(make_daemon, 1, owner_storage={"k": 1, "n": 1, "happiness": 1})
-    # bad input: a clear error, the offer unchanged
-    for bad in (("owner", "-1"), ("owner", "lots"), ("nobody", "5")):
-        refused = holder.cli("friends", "offer", *bad, check=False)
-        assert refused.returncode != 0 and refused.stderr.strip(), bad
-        assert "Traceback" not in refused.stderr, refused.stderr
-    assert friend_offer(holder, "owner") is None
-    assert holder.json("friends", "offer", "owner", "1")["offer_bytes"] == MIB
-    assert friend_offer(holder, "owner") == MIB
-    # past the offer the only holder refuses: the put fails with the quota message
-    data = _random_file(tmp_path / "big.bin", 4 * MIB, seed=9)
-    failed = owner.cli("put", str(tmp_path / "big.bin"), check=False)
-    assert failed.returncode == 1, failed.stdout
-    assert "storage" in failed.stderr.lower() and "internal" not in failed.stderr, failed.stderr
-    assert owner.json("ls") == []
-    # back to the default offer: the same put fits
-    assert holder.json("friends", "offer", "owner", "default")["offer_bytes"] is None
-    put = owner.json("put", str(tmp_path / "big.bin"))
-    assert put["state"] == "complete" and put["segments"] == 4
+    # one friend: the household's encoding is a full encrypted copy there (1-of-1)
+    owner, (holder,) = _network(make_daemon, 1)
+    data = _random_file(tmp_path / "photo.jpg", 3 * MIB + 5, seed=8)
+
+    # the friend is offline: the put is acknowledged, local only, and `--wait` waits for it
+    holder.stop()
+    wait_until(lambda: not _online(owner, holder.name), "the holder offline at the owner")
+    waiter = subprocess.Popen(
+        [sys.executable, "-m", "citizen", "--json", "put", "--wait", str(tmp_path / "photo.jpg")],
+        env=owner.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    [listed] = wait_until(lambda: owner.json("ls"), "the put to be acknowledged")
+    assert (listed["protection"], listed["k"], listed["n"]) == ("local only", 1, 1)
+    refused = owner.cli("evict", listed["object_id"], check=False)
+    assert refused.returncode == 1 and "not protected" in refused.stderr, refused.stderr
+    assert owner.status()["objects"] == {"local only": 1, "spreading": 0, "protected": 0}
+    holder.start()
+    out, err = waiter.communicate(timeout=120)
+    assert waiter.returncode == 0, err
+    put = json.loads(out)
+    assert (put["protection"], put["survives"]) == ("protected", 0)
     object_id = put["object_id"]
-    assert [o["object_id"] for o in owner.json("ls")] == [object_id]
-    held = {f["name"]: f["used"] for f in holder.json("storage")["held_for_friends"]}
-    assert held["owner"] > 4 * MIB  # the whole object, encrypted
     assert len(_share_files(holder)) == 4
 
-    # a corrupt share: `verify` names its holder, `repair` puts a good one back
-    target = sorted(_share_files(holder))[0]
+    # past the friend's offer a put stays local only: `--wait` says so and exits 1
+    assert holder.json("friends", "offer", "owner", "1")["offer_bytes"] == MIB
+    _random_file(tmp_path / "big.bin", 2 * MIB, seed=9)
+    late = owner.cli("put", "--wait", "--timeout", "2", str(tmp_path / "big.bin"), check=False)
+    assert late.returncode == 1 and "local only" in late.stderr, late.stderr
+    assert json.loads(late.stdout)["protection"] == "local only"
+    assert "Traceback" not in late.stderr and "internal" not in late.stderr
+    assert holder.json("friends", "offer", "owner", "default")["offer_bytes"] is None
+
+    # a corrupt share: `verify` reports it bad and exits 1; `repair` puts a good one back
+    target = max(sorted(_share_files(holder)), key=lambda f: f.stat().st_size)
     raw = bytearray(target.read_bytes())
     raw[100] ^= 0xFF
     target.write_bytes(bytes(raw))
-    report = owner.json("verify", object_id)[0]
-    assert not report["healthy"]
-    assert {h["household"] for h in report["holders"] if not h["healthy"]} == {_household(holder)}
+    checked = owner.cli("verify", object_id, check=False)
+    assert checked.returncode == 1, checked.stdout
+    [report] = json.loads(checked.stdout)
+    [problem] = [h for h in report["holders"] if not h["healthy"]]
+    assert problem["household"] == _household(holder)
+    assert (len(problem["bad"]), problem["missing"]) == (1, [])
     owner.json("repair")
     assert owner.json("verify", object_id)[0]["healthy"]
     assert target.read_bytes() != bytes(raw)
@@ -188,7 +203,7 @@ def test_offer_put_verify_repair_get_rm_through_the_cli(
 
     # rm: the holder drops every share
     owner.json("rm", object_id)
-    assert owner.json("ls") == []
+    assert [o["object_id"] for o in owner.json("ls")] != [object_id]
     assert _share_files(holder) == []
 
 

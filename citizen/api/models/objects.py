@@ -37,8 +37,12 @@ class ProtectionWait(Model, frozen=True, kw_only=True):
 # -- responses -------------------------------------------------------------------------
 
 
-class ObjectRef(Model, frozen=True, kw_only=True):
-    """A file stored across friends, as the household index records it."""
+class ObjectRef(Model, frozen=True, kw_only=True, omit_defaults=False):
+    """A file stored across friends, as the household index records it.
+
+    Every field is always sent (`protection` and `survives` have defaults only so
+    that older records decode).
+    """
 
     object_id: ObjectId
     name: str
@@ -228,7 +232,7 @@ class HeldByFriend(Model, frozen=True, kw_only=True):
     bytes: int
 
 
-class ProtectionCounts(Model, frozen=True, kw_only=True):
+class ProtectionCounts(Model, frozen=True, kw_only=True, omit_defaults=False):
     """How many objects are in each protection state."""
 
     local_only: int = msgspec.field(name="local only", default=0)
@@ -251,7 +255,7 @@ class UnheardFriend(Model, frozen=True, kw_only=True):
     name: str
 
 
-class Storage(Model, frozen=True, kw_only=True):
+class Storage(Model, frozen=True, kw_only=True, omit_defaults=False):
     """Storage both ways."""
 
     held_for_friends: tuple[HeldForFriend, ...]

@@ -58,6 +58,13 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except CitizenError as exc:
         fail(exc, as_json)
+    except BaseExceptionGroup as group:  # `run`: a service's error, from the daemon's nurseries
+        from citizen.errors import only_citizen_error
+
+        ours = only_citizen_error(group)
+        if ours is None:
+            raise
+        fail(ours, as_json)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)

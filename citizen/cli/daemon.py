@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from citizen.cli.output import Out
+
+if TYPE_CHECKING:
+    from citizen.node import NodeOptions
 
 
 def register(cli: click.Group) -> None:
@@ -25,7 +28,7 @@ def register(cli: click.Group) -> None:
         from citizen.config import load_config
         from citizen.identity.keystore import Keystore
         from citizen.logs import setup_logging
-        from citizen.node import NodeOptions, run_node
+        from citizen.node import NodeOptions
 
         if not Keystore(out.data_dir).exists():
             from citizen.errors import IdentityError
@@ -40,7 +43,7 @@ def register(cli: click.Group) -> None:
             offline=offline,
             passphrase=os.environ.get("CITIZEN_PASSPHRASE"),
         )
-        trio.run(run_node, options)
+        trio.run(_run_and_welcome, options, _prefix(out))
 
     @cli.command()
     @click.pass_obj
@@ -69,6 +72,45 @@ def _object_lines(data: dict[str, Any]) -> list[str]:
         return []
     shown = ", ".join(f"{counts[k]} {k}" for k in ("protected", "spreading", "local only"))
     return [f"Objects    {shown}"]
+
+
+def _prefix(out: Out) -> str:
+    """How the next steps spell the command: with --data-dir unless it is the default."""
+    from citizen.config import default_data_dir
+
+    same = out.data_dir == default_data_dir().absolute()
+    return "citizen" if same else f"citizen --data-dir {out.data_dir}"
+
+
+def welcome_text(cli: str) -> str:
+    """What to do next, printed once the daemon is ready while the household has no friend."""
+    return "\n".join(
+        [
+            "Citizen is running. Next (shown until you have a friend):",
+            f"  - Pair with a friend's household: {cli} invite   (they run `citizen accept CODE`)",
+            f"  - Or from a phone: {cli} web   (the page's address, QR code and a login code)",
+            f"  - Back up the household key on paper: {cli} key backup --sheet recovery.txt",
+            f"  - Check this Pi: {cli} doctor;  start it at boot: sudo citizen service install",
+        ]
+    )
+
+
+async def _run_and_welcome(options: NodeOptions, cli: str) -> None:
+    import trio
+
+    from citizen.node import Node
+
+    node = Node(options)
+
+    async def welcome() -> None:
+        await node.ready.wait()
+        if node.friend_store is not None and node.friend_store.count() == 0:
+            click.echo(welcome_text(cli), err=True)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(welcome)
+        await node.run()
+        nursery.cancel_scope.cancel()
 
 
 def _network_lines(data: dict[str, Any]) -> list[str]:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 
 from citizen.cli.doctor import render
-from tests.daemons import Daemon
+from tests.daemons import Daemon, wait_until
 
 
 def test_render_puts_the_hint_under_warnings_and_failures() -> None:
@@ -29,6 +29,9 @@ def test_doctor_exit_codes_with_a_daemon_a_broken_config_and_none(
     d = make_daemon("home")
     d.init()
     d.start()
+    # the console says what to do next, instead of scrolling it away in the log
+    wait_until(lambda: "Next (shown until you have a friend):" in d.log(), "the next steps")
+    assert "citizen invite" in d.log() and "key backup --sheet" in d.log()
     ok = d.cli("doctor", check=False)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     report = d.json("doctor")

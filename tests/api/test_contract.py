@@ -23,6 +23,7 @@ from citizen.api import routes_backup as backup
 from citizen.api import routes_devices as devices
 from citizen.api import routes_docs as docs
 from citizen.api import routes_friends as friends
+from citizen.api import routes_health as health_routes
 from citizen.api import routes_meta as meta
 from citizen.api import routes_objects as objects
 from citizen.api.models import (
@@ -97,6 +98,8 @@ def test_every_route_answers_its_model(make_daemon: Callable[[str], Daemon]) -> 
         assert (status.household_name, status.offline, status.friends) == ("alpha", False, 0)
         assert alpha(meta.OPENAPI)["openapi"] == "3.1.0"
         assert b"citizen_friends" in alpha(meta.METRICS)
+        health = alpha(health_routes.HEALTH)
+        assert {c.check for c in health.checks} >= {"clock", "disk", "friends", "config"}
 
         # invites and friends
         invite = alpha(friends.CREATE_INVITE, CreateInvite(expires_s=600, qr_svg=True))

@@ -5,6 +5,11 @@ hello, the side with the smaller device ID opens the stream; both run the
 same loop: read a frame, let the session decide, persist what it says
 (acknowledging nothing before the commit), then send. A local commit is
 pushed at once to every link whose peer holds a grant for that doc.
+
+Each link contains its own failures: whatever goes wrong with one friend's
+stream (the friend removed while it opens, a write to a dead connection, a
+panic of the bindings) is logged at info with the friend's name and closes
+that stream only; the other links and the daemon carry on.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from citizen.docs.session import (
     PeerRole,
     sync_message_heads,
 )
+from citizen.docs.values import panics_contained
 from citizen.errors import CitizenError, RemoteProtocolError
 from citizen.identity.fingerprints import household_id
 from citizen.ids import DeviceId, DocId, HouseholdId
@@ -90,6 +96,7 @@ class Replicator:
         friend_info: with friends: (`intro(household)` sent when a link opens (titles
             of the docs we share with it), `on_info(household, msg)` for a
             friend's `DocInfo`).
+        name_of: household -> the friend's name, for the log.
     """
 
     def __init__(
@@ -105,6 +112,7 @@ class Replicator:
         household_of: Callable[[DeviceId], HouseholdId | None],
         own: HouseholdHooks,
         friend_info: FriendHooks,
+        name_of: Callable[[HouseholdId], Awaitable[str]] | None = None,
     ) -> None:
         self.cache = cache
         self.local_household_key = local_household_key
@@ -119,6 +127,7 @@ class Replicator:
         self._household_of = household_of
         self._own = own
         self._friend_info = friend_info
+        self._name_of = name_of
         self._nursery: trio.Nursery | None = None
         self._opening: set[DeviceId] = set()  # devices with an `_outbound` loop running
         net.serve_friends(docs_codec.PROTOCOL_ID, self._inbound)
@@ -151,8 +160,20 @@ class Replicator:
         self._opening.add(device)
         try:
             await self._keep_open(device, household)
+        except Exception as exc:  # one friend's trouble never reaches the root nursery
+            log.info("docs sync with %s stopped: %s", await self._who(device, household), exc)
         finally:
             self._opening.discard(device)
+
+    async def _who(self, device: DeviceId, household: HouseholdId | None) -> str:
+        """The friend's name and device, for the log (the IDs if the friend is gone)."""
+        name: str = household or "an unknown household"
+        if household is not None and self._name_of is not None:
+            try:
+                name = await self._name_of(household)
+            except Exception:
+                pass  # removed meanwhile: the ID says enough
+        return f"{name} ({device[:16]})"
 
     async def _keep_open(self, device: DeviceId, household: HouseholdId) -> None:
         pause = 1.0
@@ -169,12 +190,17 @@ class Replicator:
 
     async def _inbound(self, stream: Stream) -> None:
         device = remote_device(stream)
-        # the gate already checked this device belongs to a friend household
-        key = await self._friend_key_of_device(device)
-        if key is None:
-            await stream.reset()
-            return
-        await self._serve(stream, device, household_id(key))
+        try:
+            # the gate already checked this device belongs to a friend household
+            key = await self._friend_key_of_device(device)
+            if key is None:
+                await reset_quietly(stream)
+                return
+            await self._serve(stream, device, household_id(key))
+        except Exception as exc:
+            who = await self._who(device, self._household_of(device))
+            log.info("docs stream from %s failed: %s", who, exc)
+            await reset_quietly(stream)
 
     async def _friend_key_of_device(self, device: DeviceId) -> bytes | None:
         household = self._household_of(device)
@@ -188,8 +214,8 @@ class Replicator:
     async def _serve(self, stream: Stream, device: DeviceId, household: HouseholdId) -> None:
         try:
             key = await self._household_key_of(household)
-        except CitizenError as exc:  # the friend was removed since the device said hello
-            log.info("not syncing docs with %s: %s", device, exc.message)
+        except Exception as exc:  # the friend was removed since the device said hello
+            log.info("not syncing docs with %s: %s", await self._who(device, household), exc)
             await reset_quietly(stream)
             return
         link = Link(device, household, key, stream, DocSyncSession(self.local_household_key, key))
@@ -217,10 +243,11 @@ class Replicator:
                 for msg in reader.feed(data):
                     await self._handle(link, msg)
         except RemoteProtocolError as exc:
-            log.warning("docs stream with %s closed: %s", device, exc.message)
+            who = await self._who(device, household)
+            log.warning("docs stream with %s closed: %s", who, exc.message)
             await reset_quietly(stream)
         except Exception as exc:
-            log.info("docs stream with %s broke: %s", device, exc)
+            log.info("docs stream with %s broke: %s", await self._who(device, household), exc)
             await reset_quietly(stream)
         finally:
             if self.links.get(device) is link:
@@ -232,7 +259,8 @@ class Replicator:
         docs: dict[DocId, DocAccess] = {}
         for doc_id, role in roles.items():
             try:
-                docs[doc_id] = DocAccess(await self.cache.get(doc_id), role)
+                with panics_contained(doc_id, "Loading"):
+                    docs[doc_id] = DocAccess(await self.cache.get(doc_id), role)
             except CitizenError as exc:
                 log.warning("doc %s cannot be loaded for sync: %s", doc_id, exc.message)
         for gone in set(link.docs) - set(docs):
@@ -272,16 +300,35 @@ class Replicator:
             await self.changed(doc_id, exclude=link.device)
 
     async def changed(self, doc_id: DocId, exclude: DeviceId | None = None) -> None:
-        """`doc_id` has new committed changes: push them to every other link that may sync it."""
+        """`doc_id` has new committed changes: push them to every other link that may sync it.
+
+        Never raises for a link: a link that fails is closed (its peer catches up
+        when it reconnects), so a local commit is acknowledged whatever a peer does.
+        """
         for link in list(self.links.values()):
             if link.device == exclude or doc_id not in link.docs:
                 continue
-            await self._send(link, link.session.on_local_change(doc_id, link.docs))
+            try:
+                await self._send(link, link.session.on_local_change(doc_id, link.docs))
+            except Exception as exc:
+                await self._drop(link, f"pushing doc {doc_id}", exc)
 
     async def send_to_household(self, household: HouseholdId, msgs: list[DocMessage]) -> None:
+        """Send `msgs` on every link to `household`; a link that fails is closed."""
         for link in list(self.links.values()):
             if link.household == household:
-                await self._send(link, msgs)
+                try:
+                    await self._send(link, msgs)
+                except Exception as exc:
+                    await self._drop(link, "sending", exc)
+
+    async def _drop(self, link: Link, doing: str, exc: Exception) -> None:
+        """Close `link` after a failure while `doing` something with it; its loop ends."""
+        who = await self._who(link.device, link.household)
+        log.info("docs stream with %s closed while %s: %s", who, doing, exc)
+        if self.links.get(link.device) is link:
+            del self.links[link.device]
+        await reset_quietly(link.stream)
 
     async def _send(self, link: Link, msgs: list[DocMessage]) -> None:
         if not msgs:

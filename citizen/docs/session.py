@@ -23,6 +23,11 @@ changes, nothing reaches the real doc, the peer gets `Refused` and our sync
 state for that doc starts afresh. The conversation for that doc then goes
 quiet (no reply), which stops a reader that insists on its own changes from
 looping; such a reader only catches up again once it drops them.
+
+A panic of the bindings never leaves a session: one while handling the
+peer's message is that peer's `RemoteProtocolError` (the shell closes the
+stream and reloads the doc), one while generating our own message is an
+`AutomergePanicError` for that doc.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from citizen.docs.codec import (
     Sync,
     Unavailable,
 )
-from citizen.docs.values import is_automerge_panic, new_changes
+from citizen.docs.values import is_automerge_panic, new_changes, panics_contained
 from citizen.errors import NotAuthorizedError, RemoteProtocolError
 from citizen.identity.grants import Grant, verify_grant
 from citizen.ids import DocId
@@ -185,7 +190,14 @@ class DocSyncSession:
                 return self._on_hello(version, doc_ids, docs)
             case Sync(doc_id, data):
                 self._require_hello("Sync")
-                return self._on_sync(doc_id, data, docs)
+                try:
+                    return self._on_sync(doc_id, data, docs)
+                except BaseException as exc:
+                    if not is_automerge_panic(exc):
+                        raise
+                    raise RemoteProtocolError(
+                        f"The peer's sync message for doc {doc_id} panicked the bindings: {exc}"
+                    ) from exc
             case Unavailable(doc_id):
                 self._require_hello("Unavailable")
                 self._states.pop(doc_id, None)
@@ -207,7 +219,8 @@ class DocSyncSession:
 
     def _generate(self, doc_id: DocId, doc: Document) -> list[DocMessage]:
         state = self._states.setdefault(doc_id, SyncState())
-        message = doc.generate_sync_message(state)
+        with panics_contained(doc_id, "Generating a sync message for"):
+            message = doc.generate_sync_message(state)
         if message is None:
             return []
         return [Sync(doc_id, message.encode())]

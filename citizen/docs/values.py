@@ -12,6 +12,12 @@ hazards are contained (automerge 1.0.0rc1):
   ``{"$timestamp": "<ISO 8601, UTC>"}``.
 - Bytes come back as lists of ints: shown as ``{"$bytes": "<base64>"}``.
 - Text objects (what JS Automerge makes of every string) are shown as `str`.
+- A key that is not valid UTF-8 (a lone surrogate, e.g. from a shell argument
+  with a stray byte) panics the bindings inside a transaction, which poisons
+  the document: every key, path and text value is checked with
+  `citizen.text.check_utf8` before a transaction is opened. Any other panic
+  where the service calls the bindings is turned into `AutomergePanicError`
+  by `panics_contained`.
 
 Writes take plain JSON: dict → Map, list → List, str → Str *scalar* (not a
 Text object: these bindings cannot splice text, and a scalar is replaced
@@ -25,13 +31,15 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from automerge.core import ROOT, Document, ObjType, ScalarType, ScalarValue, Transaction
 
-from citizen.errors import UsageError
+from citizen.errors import AutomergePanicError, UsageError
+from citizen.text import check_utf8
 
 PathKey = str | int
 Path = tuple[PathKey, ...]
@@ -55,6 +63,24 @@ def is_automerge_panic(exc: BaseException) -> bool:
     """
     cls = type(exc)
     return cls.__name__ == "PanicException" and cls.__module__ == "pyo3_runtime"
+
+
+@contextmanager
+def panics_contained(doc_id: str, what: str) -> Iterator[None]:
+    """Turn a panic of the bindings inside the block into `AutomergePanicError`.
+
+    Everything else passes through unchanged (cancellation included).
+    """
+    try:
+        yield
+    except BaseException as exc:
+        if not is_automerge_panic(exc):
+            raise
+        raise AutomergePanicError(
+            f"{what} doc {doc_id} failed inside the Automerge bindings: {exc}.",
+            "Nothing was stored and the doc is reloaded from disk; if it happens again,"
+            " report it with the daemon's log.",
+        ) from exc
 
 
 class _Unreadable:
@@ -165,6 +191,7 @@ def parse_path(text: str) -> Path:
     """
     if text == "":
         return ()
+    check_utf8(text, "The doc path")
     segments = text.split(".")
     if len(segments) > MAX_PATH_DEPTH:
         raise UsageError(f"The path {text!r} is deeper than {MAX_PATH_DEPTH}.")
@@ -198,6 +225,8 @@ def _as_path(path: str | Sequence[PathKey]) -> Path:
             raise UsageError(f"Path segment {key!r} must be a key (text) or an index (number).")
         if isinstance(key, int) and key < 0:
             raise UsageError(f"List index {key} is negative.")
+        if isinstance(key, str):
+            check_utf8(key, "The doc path segment")
     return keys
 
 
@@ -271,7 +300,10 @@ def check_value(value: object, depth: int = 0) -> None:
     """
     if depth > MAX_VALUE_DEPTH:
         raise UsageError(f"The value is nested deeper than {MAX_VALUE_DEPTH}.")
-    if value is None or isinstance(value, bool | str):
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        check_utf8(value, "The text value")
         return
     if isinstance(value, int):
         if not _I64_MIN <= value <= _I64_MAX:
@@ -289,6 +321,7 @@ def check_value(value: object, depth: int = 0) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise UsageError(f"Map key {key!r} must be text.")
+            check_utf8(key, "The map key")
             check_value(item, depth + 1)
         return
     raise UsageError(f"A {type(value).__name__} cannot be stored in a doc; use JSON values.")

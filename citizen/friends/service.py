@@ -118,6 +118,9 @@ class FriendsService:
         self._wake = trio.Event()
         self._register_now = trio.Event()
         self.finder = FriendFinder(net, rendezvous_points)
+        #: configured rendezvous points: not friends, but never expelled as strangers
+        self._points = {str(p) for p, _ in self.finder.points}
+        net.gate.allow_points(self._points)
         #: devices on our recovery sheet: trusted for hello and backups until we recover
         self.recovery_peers: set[str] = set()
         net.serve_anyone(pair_codec.PAIR_PROTOCOL, self._handle_pair)
@@ -202,6 +205,8 @@ class FriendsService:
             nursery.start_soon(self._register_loop)
 
     def _on_connected(self, device: DeviceId) -> None:
+        if device in self._points:
+            return  # a point we configured: the gate lets it reach only identify and ping
         if self._nursery is not None and not self.is_trusted(device):
             self._nursery.start_soon(self._expel_if_still_stranger, device)
 

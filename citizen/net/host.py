@@ -6,7 +6,11 @@ Yamux, and every inbound stream passes `FriendGate` first: a friend's device
 reaches the full protocol set, a stranger reaches only the few protocols that
 let it become trusted (pairing with a valid invite, presenting a device
 certificate), cannot list protocols (`ls` answers "na"), and is disconnected
-as soon as it asks for anything else.
+as soon as it asks for anything else. A rendezvous point the household
+configured runs a stock libp2p stack, which opens identify and ping on every
+connection: on connections we dialed to such a point, it reaches exactly
+those two (identify without an agent string, listing only rendezvous,
+identify and ping), and its other streams are refused without dropping it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from libp2p.crypto.ed25519 import Ed25519PrivateKey
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519
 from libp2p.custom_types import TProtocol
+from libp2p.host.ping import handle_ping
 from libp2p.peer.id import ID
 from libp2p.protocol_muxer.multiselect import Multiselect
 from libp2p.protocol_muxer.multiselect_communicator import MultiselectCommunicator
@@ -32,11 +37,16 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from multiaddr import Multiaddr
 
 from citizen.net.conns import reset_quietly
+from citizen.net.rendezvous.service import PROTOCOL_ID as RENDEZVOUS_PROTOCOL_ID
 
 log = logging.getLogger(__name__)
 
 StreamHandler = Callable[[INetStream], Awaitable[None]]
 NEGOTIATE_TIMEOUT = 10
+IDENTIFY = TProtocol("/ipfs/id/1.0.0")
+PING = TProtocol("/ipfs/ping/1.0.0")
+#: what identify tells a configured rendezvous point we speak with it
+POINT_PROTOCOLS = (RENDEZVOUS_PROTOCOL_ID, IDENTIFY, PING)
 
 
 def key_pair_from_seed(seed: bytes) -> KeyPair:
@@ -127,6 +137,34 @@ class _NoLs:
         await self._inner.write(msg)
 
 
+def _identify_for_points(host: IHost) -> StreamHandler:
+    """Identify as a configured rendezvous point needs it: our key, addresses and
+    signed peer record, no agent string, and only the protocols it may use with us."""
+    from libp2p.identity.identify.identify import _mk_identify_protobuf
+    from libp2p.utils import varint
+
+    async def handle(stream: INetStream) -> None:
+        # py-libp2p builds the message (key, addresses, signed peer record) only in this
+        # private helper; what it would add beyond that is taken out again here
+        message = _mk_identify_protobuf(host, None)
+        message.agent_version = ""
+        del message.protocols[:]
+        message.protocols.extend(POINT_PROTOCOLS)
+        body = message.SerializeToString()
+        try:
+            await stream.write(varint.encode_uvarint(len(body)) + body)
+            await stream.close()
+        except Exception as exc:
+            log.debug("identify to rendezvous point broke: %s", exc)
+
+    return handle
+
+
+def _dialed_by_us(stream: INetStream) -> bool:
+    """Whether the stream's connection is one this host opened (Yamux knows its side)."""
+    return getattr(stream.muxed_conn, "is_initiator_value", False) is True
+
+
 class FriendGate:
     """Decides, per inbound stream, which protocols a peer may reach.
 
@@ -147,7 +185,19 @@ class FriendGate:
         self._on_refused = on_refused
         self._trusted = _QuietMultiselect()
         self._open = _QuietMultiselect()
+        self._point = _QuietMultiselect()
+        self._point.add_handler(IDENTIFY, _identify_for_points(host))
+        self._point.add_handler(PING, handle_ping)
+        self._points: set[ID] = set()
         host.get_network().set_stream_handler(self._handle)
+
+    def allow_points(self, devices: Iterable[str]) -> None:
+        """These configured rendezvous points may reach identify and ping on
+        connections we dialed to them (a stock libp2p peer opens both at once)."""
+        self._points = {ID.from_base58(d) for d in devices}
+
+    def is_point(self, device: str) -> bool:
+        return any(str(p) == device for p in self._points)
 
     def serve_friends(self, protocol: str, handler: StreamHandler) -> None:
         """Serve `protocol` to devices of friend households (and our own)."""
@@ -161,7 +211,8 @@ class FriendGate:
     async def _handle(self, stream: INetStream) -> None:
         peer = stream.muxed_conn.peer_id
         trusted = self._is_trusted(peer)
-        mux = self._trusted if trusted else self._open
+        point = not trusted and peer in self._points and _dialed_by_us(stream)
+        mux = self._trusted if trusted else self._point if point else self._open
         try:
             protocol, handler = await mux.negotiate(
                 MultiselectCommunicator(stream), NEGOTIATE_TIMEOUT
@@ -169,7 +220,7 @@ class FriendGate:
         except Exception as exc:
             log.debug("stream from %s refused during negotiation: %s", peer, exc)
             await reset_quietly(stream)
-            if not trusted:
+            if not trusted and not point:
                 await self.disconnect(peer, "stranger asked for a protocol it may not use")
             return
         if protocol is None or handler is None:

@@ -30,6 +30,7 @@ from citizen.health.checks import (
     run_checks,
     worst,
 )
+from citizen.objects.health import recently_refused
 
 HEALTH = Operation(
     method="GET",
@@ -105,6 +106,7 @@ async def gather(ctx: ApiContext) -> Facts:
     online = 0
     if friends is not None:
         held = {h.household: h for h in held_list}
+        refused = objects.context.refused
         rows = await friends.list_json()
         facts = []
         # each online friend household's clock: the median over its connected devices
@@ -126,6 +128,7 @@ async def gather(ctx: ApiContext) -> Facts:
                     used=held[household].used if household in held else 0,
                     quota=held[household].quota if household in held else 0,
                     clock_offset=statistics.median(own) if own else None,
+                    refused_for_quota=recently_refused(refused, household, time.monotonic()),
                 )
             )
         friends_facts = FriendsFacts(friends=tuple(facts))

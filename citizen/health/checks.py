@@ -96,6 +96,7 @@ class FriendFact:
     used: int = 0  # bytes of its shares held here
     quota: int = 0  # bytes we offer it
     clock_offset: float | None = None  # its clock minus ours (s), from its last hello
+    refused_for_quota: bool = False  # it lately refused one of our shares: its offer is used up
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +355,16 @@ def check_friends(f: FriendsFacts, now: int) -> list[Verdict]:
                         f" shares elsewhere, `citizen friends remove {friend.name}` if they left.",
                     )
                 )
+        if friend.refused_for_quota:
+            out.append(
+                Verdict(
+                    "friends",
+                    "warn",
+                    f"{friend.name} refused a share lately: the storage they offer you is used up",
+                    f"Ask {friend.name} to offer more (`citizen friends offer` on their side),"
+                    " or pair with another friend (`citizen invite`).",
+                )
+            )
         if friend.quota and friend.used >= QUOTA_WARN_FRACTION * friend.quota:
             out.append(
                 Verdict(

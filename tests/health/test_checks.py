@@ -107,6 +107,14 @@ def test_a_friend_offline_for_eight_days_warns() -> None:
     assert levels(check_friends(FriendsFacts(), NOW)) == ["warn"]  # no friends yet
 
 
+def test_a_friend_whose_offer_to_us_is_used_up_warns() -> None:
+    full = FriendsFacts(friends=(FriendFact("beta", True, NOW, refused_for_quota=True),))
+    verdicts = check_friends(full, NOW)
+    assert (
+        levels(verdicts) == ["warn"] and "storage they offer you is used up" in verdicts[0].message
+    )
+
+
 def test_a_friend_at_its_quota_warns() -> None:
     full = FriendsFacts(friends=(FriendFact("beta", True, NOW, used=95, quota=100),))
     assert levels(check_friends(full, NOW)) == ["warn"]

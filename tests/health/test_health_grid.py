@@ -27,6 +27,9 @@ class _Later:
     def time(self) -> float:
         return time.time() + self.offset
 
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
 
 async def test_friend_offline_for_8_days_under_protected_object_and_config_typo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -245,6 +245,7 @@ class ObjectsService:
                 if last_try:
                     return {}
                 ctx.refused.clear()
+                ctx.want_repair()  # objects refused before may fit now too
         return {}
 
     # -- protection -------------------------------------------------------------------

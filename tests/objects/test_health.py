@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from citizen.ids import HouseholdId, ShareId, new_object_id
+from citizen.objects.encoding import Target
 from citizen.objects.health import (
     COMPLETE,
     QUOTA_BACKOFF,
@@ -16,15 +17,19 @@ from citizen.objects.health import (
     UNKNOWN_ROOM,
     HolderCheck,
     RepairPlan,
+    Standing,
     after_checks,
     candidates,
     holders_to_check,
     merge_problems,
+    needs_reencoding,
     needs_repair,
     plan_object_repair,
+    protection,
     recently_refused,
     settle_repair,
     state_of,
+    unheard_of,
 )
 from citizen.objects.manifest import Manifest
 from citizen.objects.placement import Candidate
@@ -277,3 +282,37 @@ def test_a_failed_send_never_records_a_holder_that_lacks_the_share(
         assert done.manifest.placement.get(j) != plan.targets[j][0]
     if failed & plan.moving & plan.replace:  # a share number left with no holder
         assert done.state == UNDER_REPLICATED
+
+
+# -- protection -------------------------------------------------------------------------
+
+
+def _standing(friends: str, unheard: str = "", k: int = 2, n: int = 3, t: int = 1) -> Standing:
+    return Standing(frozenset(friends), frozenset(unheard), Target(k, n, t))
+
+
+def test_a_removed_or_long_unheard_holder_no_longer_protects() -> None:
+    m = _manifest({0: A, 1: B, 2: C}, n=3, k=2)
+    assert protection(m, {}, _standing("abc")) == ("protected", 1)
+    # C was removed: two shares left of a 2-of-3, no friend may be lost any more
+    assert protection(m, {}, _standing("ab", t=1)) == ("spreading", 0)
+    # C is still a friend but unheard of past the grace period: the same
+    assert protection(m, {}, _standing("abc", unheard="c")) == ("spreading", 0)
+    # B lost its share as well: friends no longer hold enough to rebuild it
+    assert protection(m, {B: (1,)}, _standing("abc", unheard="c")) == ("spreading", None)
+    # every holder removed: only this household's devices have it
+    assert protection(m, {}, _standing("def")) == ("local only", None)
+    assert protection(_manifest({}, n=1, k=1), {}, _standing("a")) == ("local only", None)
+
+
+def test_unheard_of_is_offline_and_silent_past_the_grace() -> None:
+    now, grace = 1_000_000.0, 24 * 3600.0
+    heard = {A: now - grace - 1, B: now - grace + 1, C: now - 10 * grace, D: None}
+    assert unheard_of(heard, online={C}, now=now, grace=grace) == {A, D}
+
+
+def test_an_encoding_that_no_longer_fits_is_re_encoded() -> None:
+    m = _manifest({0: A, 1: B, 2: C}, n=3, k=2)
+    assert not needs_reencoding(m, Target(2, 3, 1), friends=3)
+    assert needs_reencoding(m, Target(2, 4, 2), friends=4)
+    assert not needs_reencoding(m, Target(1, 1, 0), friends=0)  # no friend: nothing to do

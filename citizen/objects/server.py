@@ -6,7 +6,9 @@ only shares recorded for it, lists only its own, and deletes only with a
 statement signed by its household key. Quota is the friend's own offer
 (``friends.offer_bytes``) or the configured default. Anything malformed ends
 the stream; nothing a peer sends can crash the daemon or touch another
-household's shares.
+household's shares. A full disk here is the friend's answer `StoreCode.STORE`
+with a "disk full" message (and a warning in our log): the share store
+removes its temporary file, so nothing is half-stored, and the stream stays up.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from citizen.objects.codec import (
     delete_payload,
     encode_frame,
 )
+from citizen.store.disk import disk_full, find_disk_full
 from citizen.store.friend_records import Friend
 from citizen.store.objects import LocalObjects
 from citizen.store.shares import ShareHashMismatchError, ShareStore
@@ -48,6 +51,11 @@ from citizen.store.shares import ShareHashMismatchError, ShareStore
 log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT = 300.0
+#: what the owner hears when our disk is full (the hint in our own log is for us)
+FRIEND_DISK_FULL = (
+    "disk full: this friend's disk has no space left, so it stored nothing."
+    " Ask them to free space; the share can go to another friend meanwhile."
+)
 
 
 class Friends(Protocol):
@@ -173,7 +181,18 @@ class ObjectsServer:
             return StoreResult(msg.share_id, StoreCode.QUOTA, exc.message[:1000])
         except ShareHashMismatchError as exc:
             return StoreResult(msg.share_id, StoreCode.BAD_HASH, exc.message[:1000])
-        except CitizenError as exc:
+        except (CitizenError, OSError) as exc:
+            if find_disk_full(exc) is not None:
+                log.warning("%s", disk_full(f"Storing a share for {await self._name(household)}"))
+                return StoreResult(msg.share_id, StoreCode.STORE, FRIEND_DISK_FULL)
+            if not isinstance(exc, CitizenError):
+                raise
             log.warning("could not store a share for %s: %s", household, exc)
             return StoreResult(msg.share_id, StoreCode.STORE, exc.message[:1000])
         return StoreResult(msg.share_id, StoreCode.OK)
+
+    async def _name(self, household: HouseholdId) -> str:
+        try:
+            return str(getattr(await self._peers.friend(household), "name", household))
+        except CitizenError:
+            return household

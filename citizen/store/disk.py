@@ -47,5 +47,5 @@ def find_disk_full(exc: BaseException, _depth: int = 0) -> BaseException | None:
             found = find_disk_full(inner, _depth + 1)
             if found is not None:
                 return found
-    cause = exc.__cause__ or exc.__context__
+    cause = exc.__cause__  # an error raised *from* a full disk (a StoreError over SQLite's)
     return None if cause is None else find_disk_full(cause, _depth + 1)

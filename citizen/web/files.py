@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
@@ -81,6 +82,11 @@ def routes(web: Web) -> list[BaseRoute]:
             docs = []
         return web.page(request, "docs.html", docs=docs)
 
+    async def doc_page(request: Request) -> Response:
+        shown = await ctx.docs().show(request.path_params["doc_id"])
+        text = json.dumps(shown.get("value"), indent=2, ensure_ascii=False, default=str)
+        return web.page(request, "doc.html", doc=shown, json_text=text)
+
     return [
         Route("/files", files_page),
         Route("/live/files", files_live),
@@ -88,4 +94,5 @@ def routes(web: Web) -> list[BaseRoute]:
         Route("/files/{object_id}/download", download),
         Route("/files/{object_id}/remove", remove, methods=["GET", "POST"]),
         Route("/docs", docs_page),
+        Route("/docs/{doc_id}", doc_page),
     ]

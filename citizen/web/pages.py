@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -30,10 +31,12 @@ from citizen.web.auth import SESSION_SECONDS, same_token
 
 #: a web-made invite lives long enough to reach a phone at home, and still works once
 WEB_INVITE_SECONDS = 24 * 3600
+HEALTH_EVERY_S = 60.0
 _NEXT = re.compile(r"^/[A-Za-z0-9/_.\-?=&%]*$")
 _FRAGMENT = re.compile(r"^[A-Za-z0-9_\-]{1,4096}$")
 
 Handler = Callable[[Request], Awaitable[Response]]
+log = logging.getLogger(__name__)
 
 
 def _safe_next(text: str | None) -> str:
@@ -144,6 +147,29 @@ def routes(web: Web) -> list[BaseRoute]:
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
+    cached: list[tuple[float, list[views.Problem]]] = []
+
+    async def health_problems() -> list[views.Problem] | None:
+        """The doctor's warnings and failures (`GET /v1/health`), re-checked once a minute."""
+        now = time.monotonic()
+        if cached and now - cached[0][0] < HEALTH_EVERY_S:
+            return cached[0][1]
+        from citizen.api.routes_health import health
+
+        try:
+            result = await health(ctx)
+        except Exception as exc:  # the home page shows its own findings instead
+            log.warning("web page: the health checks failed: %s", exc)
+            return None
+        order = {"fail": 0, "warn": 1}
+        found = [
+            views.Problem(c.message, c.hint)
+            for c in sorted(result.checks, key=lambda c: order.get(c.level, 2))
+            if c.level != "ok"
+        ]
+        cached[:] = [(now, found)]
+        return found
+
     async def home_values() -> dict[str, object]:
         status = msgspec.to_builtins(ctx.status())
         assert isinstance(status, dict)
@@ -156,7 +182,7 @@ def routes(web: Web) -> list[BaseRoute]:
             "friends": friends,
             "online": sum(1 for f in friends if f.get("online")),
             "protection": prot,
-            "problems": views.problems(status, friends, prot),
+            "problems": await health_problems() or views.problems(status, friends, prot),
         }
 
     async def home(request: Request) -> Response:

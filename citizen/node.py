@@ -130,6 +130,7 @@ class Node:
             listen=tuple(self.listen_addrs),
             uptime_s=round(time.monotonic() - self.started, 3),
             friends=self.friend_store.count() if self.friend_store is not None else 0,
+            friends_online=len(set(self.friends.online.values())) if self.friends else 0,
             offline=self.options.offline,
             recovering=self.db is not None and bool(self.backup.recovering),
             pid=os.getpid(),

@@ -58,7 +58,7 @@ def register(cli: click.Group) -> None:
             f"Device     {data['device']} ({data['device_name']})",
             f"Listening  {', '.join(data['listen']) or 'offline'}",
             f"Uptime     {data['uptime_s']:.0f} s",
-            f"Friends    {data['friends']}",
+            f"Friends    {data['friends']} ({data['friends_online']} online)",
             *_object_lines(data),
             *_network_lines(data),
         ]

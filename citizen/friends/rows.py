@@ -34,19 +34,30 @@ def friend_row(
     )
 
 
+def _last_seen(stored: int | None, heard: float | None) -> int | None:
+    if heard is None:
+        return stored
+    return max(stored or 0, int(heard))
+
+
 def friend_json(
     f: Friend,
     online: Mapping[DeviceId, HouseholdId],
     kind: Callable[[DeviceId], str | None],
+    heard: Callable[[str], float | None] = lambda _device: None,
 ) -> dict[str, object]:
-    """`f` for `GET /v1/friends`: devices online or last seen, direct or relayed."""
+    """`f` for `GET /v1/friends`: devices online or last heard from, direct or relayed.
+
+    `heard` is when a device last opened a stream to us (newer than the stored
+    time, which is written at most once a minute)."""
+    seen = {d.device: _last_seen(d.last_seen, heard(d.device)) for d in f.devices}
     devices = [
         {
             "device": d.device,
             "name": d.name,
             "online": d.device in online,
             "connection": kind(d.device),
-            "last_seen": d.last_seen,
+            "last_seen": seen[d.device],
             "addrs": list(d.addrs),
         }
         for d in f.devices
@@ -55,7 +66,7 @@ def friend_json(
         "household": f.household,
         "name": f.name,
         "online": any(d["online"] for d in devices),
-        "last_seen": max((d.last_seen or 0 for d in f.devices), default=0) or None,
+        "last_seen": max((t or 0 for t in seen.values()), default=0) or None,
         "paired_at": f.paired_at,
         "sas": f.sas.split(),
         "offer_bytes": f.offer_bytes,

@@ -62,6 +62,7 @@ DIAL_TIMEOUT = 10.0
 HELLO_TIMEOUT = 15.0
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 30.0
+HEARD_EVERY = 60.0  # seconds between writes of when friend devices were last heard
 
 
 @dataclass(slots=True)
@@ -203,6 +204,7 @@ class FriendsService:
             task_status.started()
             nursery.start_soon(self._dial_loop)
             nursery.start_soon(self._register_loop)
+            nursery.start_soon(self._heard_loop)
 
     def _on_connected(self, device: DeviceId) -> None:
         if device in self._points:
@@ -569,6 +571,20 @@ class FriendsService:
             return
         await self._hello_outbound(peer)
 
+    async def _heard_loop(self) -> None:
+        """Persist when each friend device was last heard from, at most once a minute."""
+        stored: dict[DeviceId, float] = {}
+        while True:
+            await trio.sleep(HEARD_EVERY)
+            for device in list(self.online):
+                heard = self.net.gate.last_heard(device)
+                if heard is not None and heard > stored.get(device, 0.0):
+                    stored[device] = heard
+                    try:
+                        await self.store.seen(device, None)
+                    except CitizenError as exc:
+                        log.info("could not record when %s was heard: %s", device, exc)
+
     def _friendships_changed(self) -> None:
         """A new friendship: register its namespaces at every rendezvous point now."""
         self.finder.register_everywhere()
@@ -585,7 +601,8 @@ class FriendsService:
 
     async def list_json(self) -> list[dict[str, object]]:
         kind = self.net.connection_kind
-        return [friend_json(f, self.online, kind) for f in await self.store.list()]
+        heard = self.net.gate.last_heard
+        return [friend_json(f, self.online, kind, heard) for f in await self.store.list()]
 
     async def remove(self, name_or_id: str) -> dict[str, object]:
         friend = await self.store.resolve(name_or_id)

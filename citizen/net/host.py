@@ -16,6 +16,7 @@ identify and ping), and its other streams are refused without dropping it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -189,7 +190,12 @@ class FriendGate:
         self._point.add_handler(IDENTIFY, _identify_for_points(host))
         self._point.add_handler(PING, handle_ping)
         self._points: set[ID] = set()
+        self._heard: dict[str, float] = {}
         host.get_network().set_stream_handler(self._handle)
+
+    def last_heard(self, device: str) -> float | None:
+        """When a trusted device last opened a stream to us (hello, ping, sync...), Unix time."""
+        return self._heard.get(device)
 
     def allow_points(self, devices: Iterable[str]) -> None:
         """These configured rendezvous points may reach identify and ping on
@@ -211,6 +217,8 @@ class FriendGate:
     async def _handle(self, stream: INetStream) -> None:
         peer = stream.muxed_conn.peer_id
         trusted = self._is_trusted(peer)
+        if trusted:
+            self._heard[str(peer)] = time.time()
         point = not trusted and peer in self._points and _dialed_by_us(stream)
         mux = self._trusted if trusted else self._point if point else self._open
         try:

@@ -110,7 +110,7 @@ class FriendDevice(Model, frozen=True, kw_only=True):
         msgspec.Meta(description="How we are connected to it now; null when not connected."),
     ]
     last_seen: Annotated[
-        int | None, msgspec.Meta(description="Unix time it was last connected, or null.")
+        int | None, msgspec.Meta(description="Unix time it was last heard from, or null.")
     ]
     addrs: Annotated[tuple[str, ...], msgspec.Meta(description="Addresses last seen.")]
 
@@ -122,7 +122,7 @@ class Friend(Model, frozen=True, kw_only=True):
     name: str
     online: Annotated[bool, msgspec.Meta(description="At least one device is connected now.")]
     last_seen: Annotated[
-        int | None, msgspec.Meta(description="Unix time any device was last connected, or null.")
+        int | None, msgspec.Meta(description="Unix time any device was last heard from, or null.")
     ]
     paired_at: UnixTime
     sas: Words

@@ -50,7 +50,10 @@ class Status(Model, frozen=True, kw_only=True):
     device_name: str
     listen: tuple[str, ...]
     uptime_s: float
-    friends: int
+    friends: Annotated[int, msgspec.Meta(description="Friend households.")]
+    friends_online: Annotated[
+        int, msgspec.Meta(description="Friend households with a device connected now.")
+    ]
     offline: bool
     recovering: bool
     pid: int

@@ -60,9 +60,12 @@ async def _objects(owner: Path, tmp: Path, backend: str) -> None:
     path.write_bytes(data)
     async with citizen_sdk.connect(owner) as c:
         sent: list[tuple[int, int | None]] = []
-        ref = await c.objects.put(path, progress=lambda done, total: sent.append((done, total)))
+        ref = await c.objects.put(
+            path, progress=lambda done, total: sent.append((done, total)), wait=True
+        )
         assert isinstance(ref, citizen_sdk.ObjectRef)
         assert (ref.name, ref.size, ref.state) == (path.name, len(data), "complete")
+        assert (ref.protection, ref.survives, ref.target_survives) == ("protected", 1, 1)
         assert (ref.k, ref.n) == (1, 2)
         assert ref.local and ref.segments == 4 and sorted(ref.placement) == [0, 1]
         assert len(set(ref.placement.values())) == 2  # two distinct friend households
@@ -78,6 +81,7 @@ async def _objects(owner: Path, tmp: Path, backend: str) -> None:
             _chunks(parts), name="stream.bin", progress=lambda d, t: streamed.append((d, t))
         )
         assert (ref2.name, ref2.size) == ("stream.bin", 250_000)
+        assert (await c.objects.wait_protected(ref2, timeout=60)).protection == "protected"
         assert [d for d, _ in streamed] == [50_000 * i for i in range(1, 6)]
         assert {t for _, t in streamed} == {None}
 

@@ -1,13 +1,15 @@
 """Disaster recovery through the CLI: a household loses its device and gets everything back.
 
 `key backup --sheet`, `init --recover --sheet`, `run` and `restore`, with one
-friend holding a full copy. Three friends, one of them holding an older
+friend holding a full copy; and without the sheet, the phrase and one
+friend's fresh invite (`init --recover`, `accept`). Three friends, one of them holding an older
 backup, and twenty objects spread 2-of-3 are tested on the in-process grid in
 tests/backup/test_backup_grid.py.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -87,3 +89,55 @@ def test_recover_from_a_friend_with_the_recovery_sheet(
         lambda: (f.json("doc", "show", doc)["value"] or {}).get("after_recovery") is True,
         "f to get a change made after recovery",
     )
+
+
+def test_recover_with_only_the_phrase_and_one_friends_invite(
+    make_daemon: Callable[[str], Daemon], tmp_path: Path
+) -> None:
+    """No recovery sheet: `init --recover` with the 24 words, then `accept` f's fresh invite.
+    f welcomes the household back and hands over its backup, which brings back g too."""
+    h = make_daemon("home")
+    h.init()
+    h.configure(k=1, n=1, happiness=1)
+    h.start()
+    f, g = make_daemon("f"), make_daemon("g")
+    for friend in (f, g):
+        friend.init()
+        friend.start()
+        pair(h, friend)
+    household = h.status()["household"]
+    friends = {f.status()["household"], g.status()["household"]}
+    wait_until(lambda: all((friend_named(h, n) or {}).get("online") for n in "fg"), "f, g online")
+    doc = h.json("doc", "new", "Notes")["doc_id"]
+    h.json("doc", "set", doc, "items", '["first"]')
+    h.json("doc", "share", doc, "g", "--role", "writer")
+    path = tmp_path / "photo.bin"
+    path.write_bytes(os.urandom(200_000))
+    object_id = h.json("put", str(path))["object_id"]
+    latest = h.json("backup", "--now")["version"]
+
+    def backed_up() -> Any:
+        status = h.json("backup")
+        return status["version"] == latest and all(x["current"] for x in status["friends"])
+
+    wait_until(backed_up, "the backup to reach f and g", 120)
+    sheet = tmp_path / "sheet.json"
+    h.json("key", "backup", "--sheet", str(sheet))
+    phrase = json.loads(sheet.read_text())["phrase"]
+
+    # disaster: every device and the recovery sheet are gone; the 24 words are left
+    h.kill()
+    shutil.rmtree(h.data_dir)
+    sheet.unlink()
+
+    new = make_daemon("new-home")
+    assert new.json("init", "--recover", input=phrase + "\n")["household"] == household
+    new.start()
+    accepted = new.json("accept", f.json("invite")["code"])
+    assert accepted["welcomed_back"] is True
+    wait_until(lambda: new.json("backup")["recovered_version"] == latest, "recovery from f", 120)
+    assert {x["household"] for x in new.json("friends")} == friends
+    assert new.json("doc", "show", doc)["value"] == {"items": ["first"]}
+    wait_until(lambda: (friend_named(new, "g") or {}).get("online"), "g online at new-home")
+    new.json("get", object_id, "-o", str(tmp_path / "back.bin"))
+    assert (tmp_path / "back.bin").read_bytes() == path.read_bytes()

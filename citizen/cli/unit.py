@@ -51,7 +51,10 @@ class UnitOptions:
 
     @property
     def protect_home(self) -> str:
-        under_home = any(p.is_relative_to(h) for p in self.code_paths for h in HOMES)
+        """Hide homes ("yes"), unless the code or the data dir is in one: "read-only" then
+        (ReadWritePaths still opens the data dir)."""
+        paths = (*self.code_paths, self.data_dir)
+        under_home = any(p.is_relative_to(h) for p in paths for h in HOMES)
         return "read-only" if under_home else "yes"
 
 

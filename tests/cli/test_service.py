@@ -67,6 +67,9 @@ def test_code_under_a_home_keeps_homes_readable_and_odd_paths_are_quoted() -> No
     text = unit_text(o)
     assert value_of(text, "ProtectHome") == "read-only"
     assert value_of(text, "StateDirectory") is None  # only for a dir under /var/lib
+    in_home = UnitOptions(command=("/opt/c/bin/citizen",), data_dir=PurePosixPath("/home/pi/d"))
+    assert value_of(unit_text(in_home), "ProtectHome") == "read-only"
+    assert value_of(unit_text(in_home), "ReadWritePaths") == "/home/pi/d"
     assert exec_start_of(text) == [
         "/home/pi/my venv/bin/python",
         "-m",

@@ -92,10 +92,12 @@ def routes(web: Web) -> list[BaseRoute]:
 
     async def login_page(request: Request) -> Response:
         target = _safe_next(request.query_params.get("next"))
+        # a reverse proxy on this machine makes every visitor look local: they log in
+        proxied = any(h in request.headers for h in ("forwarded", "x-forwarded-for", "x-real-ip"))
         if request.method == "GET":
             if web.auth.session(request.cookies.get(SESSION_COOKIE)) is not None:
                 return RedirectResponse(target, status_code=303)
-            if web.settings.localhost_skips_login and is_loopback(request.scope):
+            if web.settings.localhost_skips_login and is_loopback(request.scope) and not proxied:
                 token, _session = web.auth.new_session()
                 return _log_in_response(request, token, target)
             import secrets

@@ -147,6 +147,10 @@ async def test_localhost_skips_the_login_only_when_the_household_enables_it(
         login = await p.http.get(first.headers["location"])
         assert login.status_code == 303 and login.headers["location"] == "/"
         assert (await p.http.get("/")).status_code == 200
+        # through a reverse proxy on this machine, visitors are not local: they log in
+        p.http.cookies.clear()
+        proxied = await p.http.get("/login", headers={"X-Forwarded-For": "192.0.2.7"})
+        assert proxied.status_code == 200 and 'name="secret"' in proxied.text
 
 
 async def test_sessions_survive_a_restart_of_the_daemon(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from citizen.ids import DeviceId
 from citizen.net import conns
 from citizen.net.conns import Kind
 from citizen.net.host import FriendGate, advertised_addrs, new_host, watch_connections
+from citizen.net.ports import check_ports_free
 from citizen.net.rendezvous import service as rendezvous
 from citizen.net.streams import Stream
 
@@ -72,13 +73,37 @@ class Network:
         """Listen on `listen` for the block; yields our advertised addresses.
 
         Raises:
-            OSError: a listen address is taken or not ours.
+            PortInUseError: another socket already listens on a port of `listen`
+                (py-libp2p's SO_REUSEPORT would otherwise share it silently).
+            OSError: a listen address is not ours.
         """
-        async with self.host.run([Multiaddr(a) for a in listen]):
-            try:
-                yield advertised_addrs(self.host)
-            finally:
-                await self.close_connections()
+        listen = list(listen)
+        check_ports_free(listen)
+        try:
+            async with self.host.run([Multiaddr(a) for a in listen]):
+                try:
+                    yield advertised_addrs(self.host)
+                finally:
+                    await self.close_connections()
+        finally:
+            await self._close_listeners()
+
+    async def _close_listeners(self) -> None:
+        """Close the host's listening sockets.
+
+        py-libp2p 0.8.1 leaves them open when `host.run` ends; with its
+        SO_REUSEPORT, a node started again on the same port in this process
+        would silently share the port with the dead listener (and be refused
+        by the probe in `citizen.net.ports`).
+        """
+        network: Any = self.host.get_network()
+        with trio.move_on_after(5) as scope:
+            scope.shield = True
+            for listener in list(getattr(network, "listeners", {}).values()):
+                try:
+                    await listener.close()
+                except Exception as exc:
+                    log.debug("closing a listener: %s", exc)
 
     async def close_connections(self) -> None:
         """Close every connection, so friends see us go at once.
@@ -100,11 +125,11 @@ class Network:
 
     def serve_friends(self, protocol: str, handler: Handler) -> None:
         """Serve `protocol` to devices of friend households and our own."""
-        self.gate.serve_friends(protocol, handler)
+        self.gate.serve_friends(protocol, contained(protocol, handler))
 
     def serve_anyone(self, protocol: str, handler: Handler) -> None:
         """Serve `protocol` to strangers too; the handler must authenticate them itself."""
-        self.gate.serve_anyone(protocol, handler)
+        self.gate.serve_anyone(protocol, contained(protocol, handler))
 
     def watch(
         self, on_connected: Callable[[DeviceId], None], on_closed: Callable[[DeviceId], None]
@@ -236,6 +261,37 @@ class Network:
                     await conn.close()
                 except Exception as exc:
                     log.debug("closing the replaced connection to %s: %s", device, exc)
+
+
+_PROPAGATE = (trio.Cancelled, KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+def _must_propagate(exc: BaseException) -> bool:
+    if isinstance(exc, _PROPAGATE):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_must_propagate(e) for e in exc.exceptions)
+    return False
+
+
+def contained(protocol: str, handler: Handler) -> Handler:
+    """`handler`, with whatever it raises logged and its stream reset: one stream's failure
+    never reaches py-libp2p's connection nursery (nor the daemon). Cancellation passes."""
+
+    async def serve(stream: Stream) -> None:
+        try:
+            await handler(stream)
+        except BaseException as exc:
+            if _must_propagate(exc):
+                raise
+            try:
+                who = conns.remote_device(stream)
+            except Exception:
+                who = DeviceId("?")
+            log.info("%s stream from %s failed: %s", protocol, who, exc, exc_info=True)
+            await conns.reset_quietly(stream)
+
+    return serve
 
 
 class OfflineNetwork:

@@ -61,7 +61,8 @@ def _log_in_response(request: Request, token: str, target: str) -> Response:
     return response
 
 
-def _qr_svg(text: str) -> str:
+def qr_svg(text: str) -> str:
+    """`text` as an SVG QR code that scales to its box (no fixed size)."""
     import segno
 
     out = io.BytesIO()
@@ -239,7 +240,7 @@ def routes(web: Web) -> list[BaseRoute]:
             invite=made,
             code=code,
             url=url,
-            qr=_qr_svg(url),
+            qr=qr_svg(url),
             until=time.strftime("%Y-%m-%d %H:%M", time.localtime(int(str(made["expires"])))),
         )
 

@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 # one stamp per install: `make run` needs only the runtime, `make test` adds the test extras
 STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
+# pytest workers: most tests wait on daemons and networks, so more workers than cores pay
+TEST_JOBS ?= 3
 
 .PHONY: run test bench check-system clean
 
@@ -54,7 +56,7 @@ test: $(TEST_STAMP)
 	$(BIN)/ruff check citizen sdk tests bench
 	$(BIN)/ruff format --check citizen sdk tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_JOBS)
 
 bench: $(TEST_STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'

@@ -14,6 +14,19 @@ from tests.daemons import Daemon
 settings.register_profile("citizen", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("citizen")
 
+# Tests that drive daemon processes and network namespaces take most of the
+# suite's time, mostly waiting; run them first so that with several workers
+# (`make test` runs pytest -n) the quick in-process tests fill the gaps instead
+# of one slow test starting last and running alone.
+_FIRST = ("tests/e2e/", "tests/sdk/", "tests/web/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def slow_first(item: pytest.Item) -> int:
+        return 0 if item.nodeid.startswith(_FIRST) else 1
+
+    items.sort(key=slow_first)  # stable: the order within each group is kept
+
 
 @pytest.fixture
 def make_daemon(tmp_path: Path) -> Iterator[Callable[[str], Daemon]]:

@@ -73,6 +73,12 @@ class NotFoundError(CitizenError):
     code = "not_found"
 
 
+class AmbiguousError(UsageError):
+    """A name or ID prefix fits several things; the message lists them."""
+
+    code = "ambiguous"
+
+
 class StoreError(CitizenError):
     """The local database or share files are unusable."""
 

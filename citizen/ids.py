@@ -8,11 +8,12 @@ base58; `ShareId` is the BLAKE2b-256 of a share, shown hex.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import NewType
 
 import base58
 
-from citizen.errors import UsageError
+from citizen.errors import AmbiguousError, NotFoundError, UsageError
 
 HouseholdId = NewType("HouseholdId", str)
 """Fingerprint of a household public key, in groups with check characters."""
@@ -63,3 +64,38 @@ def parse_doc_id(text: str) -> DocId:
 def parse_object_id(text: str) -> ObjectId:
     raw = random_id_bytes(text, "object ID")
     return ObjectId(base58.b58encode(raw).decode())
+
+
+def pick_one(wanted: str, candidates: Sequence[tuple[str, str]], what: str, hint: str) -> str:
+    """The ID of the one candidate (ID, name) that `wanted` names, as a person types it.
+
+    An exact ID wins, then an exact name, then a unique ID prefix (case and
+    dashes ignored, at least 4 characters), then a unique name prefix.
+
+    Raises:
+        NotFoundError: none fits (`hint` says where to look).
+        AmbiguousError: several fit; the message lists them.
+    """
+    text = wanted.strip()
+    folded = text.replace("-", "").lower()
+
+    def compact(ident: str) -> str:
+        return ident.replace("-", "").lower()
+
+    tiers = [
+        [c for c in candidates if c[0] == text or compact(c[0]) == folded],
+        [c for c in candidates if c[1] == text],
+        [c for c in candidates if len(folded) >= 4 and compact(c[0]).startswith(folded)],
+        [c for c in candidates if text and c[1].startswith(text)],
+    ]
+    for found in tiers:
+        unique = sorted(set(found))
+        if len(unique) == 1:
+            return unique[0][0]
+        if len(unique) > 1:
+            listed = "; ".join(f"{name!r} ({ident})" for ident, name in unique[:10])
+            raise AmbiguousError(
+                f"{text!r} could be any of {len(unique)} {what}s: {listed}.",
+                "Give more of the ID, or the whole ID.",
+            )
+    raise NotFoundError(f"No {what} called {text!r} here.", hint)

@@ -49,6 +49,7 @@ from citizen.net.nat.reachability import ReachabilityService, ReachStatus, Relay
 from citizen.net.network import Net, Network, OfflineNetwork
 from citizen.net.peers import Peers, StoredPeers
 from citizen.objects.encoding import EncodingRule
+from citizen.objects.index import index_doc_id
 from citizen.objects.service import ObjectsService, ObjectsSettings
 from citizen.store.backups import BackupStore
 from citizen.store.db import Database
@@ -250,6 +251,7 @@ class Node:
             self.household_key,
             net=net,
             peers=peers,
+            internal=(index_doc_id(self.cert.household),),
         )
         self.backup = BackupService(
             BackupStore(db),

@@ -15,7 +15,7 @@ the doc is reloaded from disk and the daemon carries on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -35,7 +35,7 @@ from citizen.errors import (
 )
 from citizen.identity.fingerprints import household_id
 from citizen.identity.grants import Grant, Role, sign_grant, verify_grant
-from citizen.ids import DocId, HouseholdId, parse_doc_id
+from citizen.ids import DocId, HouseholdId, pick_one
 from citizen.net.network import Net
 from citizen.net.peers import Peers
 from citizen.store.docs import DocCache, DocStore
@@ -61,6 +61,8 @@ class DocsService:
         signer: the household signing key (asked for only when signing a grant).
         net: streams to and from devices.
         peers: friends and our own devices, and who of them is online.
+        internal: docs the daemon keeps for itself (the household index): synced
+            like any other, never listed among the user's docs.
     """
 
     def __init__(
@@ -72,8 +74,10 @@ class DocsService:
         *,
         net: Net,
         peers: Peers,
+        internal: Collection[DocId] = (),
     ) -> None:
         self.store = store
+        self._internal = frozenset(internal)
         self.cache = cache
         self.household_key = household_key
         self.household = household_id(household_key)
@@ -259,6 +263,8 @@ class DocsService:
     async def list_docs(self) -> list[dict[str, object]]:
         out: list[dict[str, object]] = []
         for info in await self.store.list_docs():
+            if info.doc_id in self._internal:
+                continue
             shared = await self.store.list_grants(doc_id=info.doc_id)
             out.append(
                 {
@@ -277,8 +283,18 @@ class DocsService:
             )
         return out
 
+    async def resolve(self, doc_text: str) -> DocId:
+        """The doc `doc_text` names: its ID, its title, or a unique prefix of either.
+
+        Raises:
+            NotFoundError: no such doc here.
+            AmbiguousError: several docs fit (the message lists them).
+        """
+        docs = [(info.doc_id, info.title) for info in await self.store.list_docs()]
+        return DocId(pick_one(doc_text, docs, "doc", "See `citizen doc list`."))
+
     async def show(self, doc_text: str, path: str = "") -> dict[str, object]:
-        doc_id = parse_doc_id(doc_text)
+        doc_id = await self.resolve(doc_text)
         info = await self.store.info(doc_id)
         with docvalues.panics_contained(doc_id, "Reading"):
             doc = await self.cache.get(doc_id)
@@ -326,7 +342,7 @@ class DocsService:
         return out
 
     async def _edit(self, doc_text: str, edit: Callable[[Any], list[bytes]]) -> dict[str, object]:
-        doc_id = parse_doc_id(doc_text)
+        doc_id = await self.resolve(doc_text)
         role = await self._role_here(doc_id)
         if role == "reader":
             raise NotAuthorizedError(
@@ -362,7 +378,7 @@ class DocsService:
         return await self._edit(doc_text, lambda doc: docvalues.append_path(doc, path, value))
 
     async def history(self, doc_text: str) -> list[dict[str, object]]:
-        doc_id = parse_doc_id(doc_text)
+        doc_id = await self.resolve(doc_text)
         with docvalues.panics_contained(doc_id, "Reading the history of"):
             changes = docvalues.history(await self.cache.get(doc_id))
         return [
@@ -377,7 +393,7 @@ class DocsService:
         ]
 
     async def share(self, doc_text: str, friend: str, role: str) -> dict[str, object]:
-        doc_id = parse_doc_id(doc_text)
+        doc_id = await self.resolve(doc_text)
         if role == "reader":
             checked: Role = "reader"
         elif role == "writer":
@@ -400,7 +416,7 @@ class DocsService:
         return {"doc_id": doc_id, "friend": target.household, "name": target.name, "role": role}
 
     async def unshare(self, doc_text: str, friend: str) -> dict[str, object]:
-        doc_id = parse_doc_id(doc_text)
+        doc_id = await self.resolve(doc_text)
         if not self._net.online:
             raise CitizenError("Unsharing needs the network.", "Run the daemon without --offline.")
         check_utf8(friend, "The friend")
@@ -436,7 +452,7 @@ class DocsService:
         await self.replicator.changed(doc_id)
 
     async def delete(self, doc_text: str) -> dict[str, object]:
-        doc_id = parse_doc_id(doc_text)
+        doc_id = await self.resolve(doc_text)
         info = await self.store.info(doc_id)
         if info.owner != self.household:
             raise NotAuthorizedError("Only the owning household can delete a doc.")

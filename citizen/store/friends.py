@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from citizen.errors import InviteError, NotFoundError
-from citizen.ids import DeviceId, HouseholdId
+from citizen.ids import DeviceId, HouseholdId, pick_one
 from citizen.store import friend_sync
 from citizen.store.backup_state import FriendRemoval
 from citizen.store.db import Database
@@ -293,22 +293,14 @@ class FriendStore:
         raise NotFoundError(f"No friend with household ID {household}.", "See `citizen friends`.")
 
     async def resolve(self, name_or_id: str) -> Friend:
-        """Find a friend by household ID (any spelling) or by exact display name.
+        """Find a friend by household ID (any spelling), display name, or a unique prefix.
 
         Raises:
-            NotFoundError: none, or the name is ambiguous.
+            NotFoundError: none fits.
+            AmbiguousError: several fit (the message lists them).
         """
         friends = await self.list()
-        wanted = name_or_id.strip()
-        compact = wanted.upper().replace("-", "")
-        by_id = [f for f in friends if f.household.replace("-", "") == compact]
-        if by_id:
-            return by_id[0]
-        by_name = [f for f in friends if f.name == wanted]
-        if len(by_name) == 1:
-            return by_name[0]
-        if len(by_name) > 1:
-            raise NotFoundError(
-                f"Several friends are called {wanted!r}.", "Use the household ID instead."
-            )
-        raise NotFoundError(f"No friend called {wanted!r}.", "See `citizen friends`.")
+        chosen = pick_one(
+            name_or_id, [(f.household, f.name) for f in friends], "friend", "See `citizen friends`."
+        )
+        return next(f for f in friends if f.household == chosen)

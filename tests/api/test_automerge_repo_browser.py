@@ -74,6 +74,9 @@ def test_automerge_repo_finds_a_new_doc_from_a_browser_style_client(
     assert url == f"automerge:{document_id(DocId(doc))}" and shown["value"] == {}
     assert base58.b58decode_check(url.removeprefix("automerge:")) == base58.b58decode(doc)
     assert [x["url"] for x in a.json("doc", "list") if x["doc_id"] == doc] == [url]
+    assert a.json("doc", "show", "Fresh")["doc_id"] == doc  # by its title
+    assert a.json("doc", "show", doc[:6])["doc_id"] == doc  # by a unique prefix
+    assert [x["title"] for x in a.json("doc", "list")] == ["Fresh"]  # not the household index
     missing = f"automerge:{document_id(new_doc_id())}"
     node = subprocess.Popen(
         [

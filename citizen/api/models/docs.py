@@ -13,7 +13,8 @@ from citizen.ids import DocId, HouseholdId
 DocIdText = Annotated[
     str,
     msgspec.Meta(
-        pattern="^[1-9A-HJ-NP-Za-km-z]{1,40}$", description="Doc ID (base58 of 16 bytes)."
+        pattern="^[^/.][^/]{0,199}$",
+        description="Doc ID (base58 of 16 bytes), its title, or a unique prefix of either.",
     ),
 ]
 DocRole = Literal["owner", "writer", "reader"]

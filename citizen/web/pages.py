@@ -258,8 +258,8 @@ def routes(web: Web) -> list[BaseRoute]:
             return web.page(request, "pair.html", 400, paired=None, error=exc, code="")
         try:
             paired = await ctx.friends().accept(code, fields.get("name") or None)
-        except InviteError as exc:
-            own = "own household" in exc.message
+        except CitizenError as exc:  # garbled, used, expired, refused, or inviter unreachable
+            own = isinstance(exc, InviteError) and "own household" in exc.message
             return web.page(
                 request, "pair.html", status_of(exc), paired=None, error=exc, code=code, own=own
             )

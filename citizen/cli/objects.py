@@ -17,7 +17,8 @@ import click
 
 from citizen.api.client import LocalClient, quote_path
 from citizen.cli.output import Out
-from citizen.errors import CitizenError
+from citizen.errors import CitizenError, UsageError
+from citizen.objects.names import neutral_name
 
 
 def _size(n: object) -> str:
@@ -125,13 +126,24 @@ def register(cli: click.Group) -> None:
 
     @cli.command()
     @click.argument("obj")
-    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Where to write it (default: the object's name, in this directory).",
+    )
+    @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
     @click.pass_obj
-    def get(out: Out, obj: str, output: Path) -> None:
-        """Write object OBJ to FILE (from the local copy, else from friends' shares)."""
-        length, _headers, chunks = LocalClient(out.data_dir).open_download(
+    def get(out: Out, obj: str, output: Path | None, force: bool) -> None:
+        """Write object OBJ to a file (from the local copy, else from friends' shares)."""
+        if output is not None:
+            _refuse_overwrite(output, force)
+        length, headers, chunks = LocalClient(out.data_dir).open_download(
             f"/v1/objects/{quote_path(obj)}"
         )
+        if output is None:
+            output = Path(neutral_name(_object_name(headers) or obj))
+            _refuse_overwrite(output, force)
         temp = output.with_name(f".{output.name}.{os.getpid()}.part")
         written = 0
         try:
@@ -160,6 +172,19 @@ def register(cli: click.Group) -> None:
             {"object_id": obj, "path": str(output), "size": written},
             f"Wrote {_size(written)} to {output}",
         )
+
+    def _refuse_overwrite(output: Path, force: bool) -> None:
+        if output.exists() and not force:
+            raise UsageError(
+                f"{output} already exists; nothing was written.",
+                "Pass --force to overwrite it, or -o to write elsewhere.",
+            )
+
+    def _object_name(headers: dict[str, str]) -> str:
+        try:
+            return bytes.fromhex(headers.get("x-citizen-object-name", "")).decode("utf-8")
+        except ValueError:
+            return ""
 
     @cli.command("ls")
     @click.pass_obj

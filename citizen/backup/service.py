@@ -23,6 +23,7 @@ import trio
 from nacl.signing import SigningKey
 
 from citizen.backup import codec as bc
+from citizen.docs.values import panics_contained
 from citizen.errors import CitizenError, RemoteProtocolError
 from citizen.identity.backup import (
     Pointer,
@@ -179,6 +180,8 @@ class BackupService:
                 await self.push_all()
             except CitizenError as exc:
                 log.warning("backup failed: %s", exc)
+            except Exception as exc:  # a bug or the disk: the next round tries again
+                log.warning("backup failed: %s", exc, exc_info=True)
 
     # -- owner side ------------------------------------------------------------------------
 
@@ -186,8 +189,9 @@ class BackupService:
         friends = friend_states(await self.friend_store.list())
         docs = []
         for info in await self.doc_store.list_docs():
-            doc = await self.doc_cache.get(info.doc_id)
-            docs.append(DocState(info.doc_id, info.owner, info.title, doc.save()))
+            with panics_contained(info.doc_id, "Saving"):
+                doc = await self.doc_cache.get(info.doc_id)
+                docs.append(DocState(info.doc_id, info.owner, info.title, doc.save()))
         grants = tuple(g.raw for g in await self.doc_store.list_grants(include_revoked=True))
         removed = tuple(await self.friend_store.removals())
         return HouseholdState(self.household_name, 0, friends, tuple(docs), grants, removed)

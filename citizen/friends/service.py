@@ -48,6 +48,7 @@ from citizen.net.conns import remote_device
 from citizen.net.network import Network
 from citizen.net.peers import FriendRemoved, PeerGone, PeerReady
 from citizen.net.streams import Stream, read_frame, write_frame
+from citizen.net.tasks import run_contained
 from citizen.store.friend_records import Friend, FriendDevice
 from citizen.store.friends import FriendStore
 from citizen.store.household import HouseholdDevice, HouseholdStore
@@ -210,7 +211,7 @@ class FriendsService:
         if device in self._points:
             return  # a point we configured: the gate lets it reach only identify and ping
         if self._nursery is not None and not self.is_trusted(device):
-            self._nursery.start_soon(self._expel_if_still_stranger, device)
+            self._nursery_start(self._expel_if_still_stranger, device)
 
     def _on_disconnected(self, device: DeviceId) -> None:
         if device in self.own_online and not self.net.connected(device):
@@ -537,8 +538,10 @@ class FriendsService:
                 await self._wake.wait()
 
     def _nursery_start(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
+        """Start a per-friend task; whatever it raises is logged, never the daemon's end."""
         assert self._nursery is not None
-        self._nursery.start_soon(fn, *args)
+        whom = ", ".join(str(getattr(a, "name", a)) for a in args[:2])
+        self._nursery.start_soon(run_contained, f"{fn.__name__} ({whom})", fn, *args)
 
     async def _try_device(self, friend: Friend, device: FriendDevice, backoff: _Backoff) -> None:
         # this attempt may take DIAL_TIMEOUT; a failure then waits the doubled pause
@@ -617,5 +620,5 @@ class FriendsService:
             await self.net.disconnect(device, "friend removed")
             for callback in self._gone_callbacks:
                 callback(device)
-        for removed in self._removed_callbacks:
-            await removed(household)
+        for removed in self._removed_callbacks:  # one feature's failure skips no other's
+            await run_contained(f"cleaning up after friend {household} left", removed, household)

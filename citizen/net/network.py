@@ -29,6 +29,7 @@ from citizen.net.host import FriendGate, advertised_addrs, new_host, watch_conne
 from citizen.net.ports import check_ports_free
 from citizen.net.rendezvous import service as rendezvous
 from citizen.net.streams import Stream
+from citizen.net.tasks import must_propagate
 
 log = logging.getLogger(__name__)
 
@@ -263,17 +264,6 @@ class Network:
                     log.debug("closing the replaced connection to %s: %s", device, exc)
 
 
-_PROPAGATE = (trio.Cancelled, KeyboardInterrupt, SystemExit, GeneratorExit)
-
-
-def _must_propagate(exc: BaseException) -> bool:
-    if isinstance(exc, _PROPAGATE):
-        return True
-    if isinstance(exc, BaseExceptionGroup):
-        return any(_must_propagate(e) for e in exc.exceptions)
-    return False
-
-
 def contained(protocol: str, handler: Handler) -> Handler:
     """`handler`, with whatever it raises logged and its stream reset: one stream's failure
     never reaches py-libp2p's connection nursery (nor the daemon). Cancellation passes."""
@@ -282,7 +272,7 @@ def contained(protocol: str, handler: Handler) -> Handler:
         try:
             await handler(stream)
         except BaseException as exc:
-            if _must_propagate(exc):
+            if must_propagate(exc):
                 raise
             try:
                 who = conns.remote_device(stream)

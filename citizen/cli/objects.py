@@ -225,10 +225,12 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def verify(out: Out, obj: str | None) -> None:
         """Ask holders to prove they still hold every share (of OBJ, or of every object)."""
-        data = LocalClient(out.data_dir).request(
-            "POST", "/v1/objects/verify", {"object_id": obj} if obj else {}
-        )
+        client = LocalClient(out.data_dir)
+        data = client.request("POST", "/v1/objects/verify", {"object_id": obj} if obj else {})
         assert isinstance(data, list)
+        friends = client.request("GET", "/v1/friends")
+        assert isinstance(friends, list)
+        names = {f["household"]: f["name"] for f in friends}
         lines: list[str] = []
         for o in data:
             lines.append(f"{o['object_id']}  {'healthy' if o['healthy'] else 'PROBLEMS'}")
@@ -239,7 +241,7 @@ def register(cli: click.Group) -> None:
                     state = f"{len(h['missing'])} missing, {len(h['bad'])} bad"
                 else:
                     state = f"ok ({h['ok']} shares)"
-                lines.append(f"    {h['household']}  {state}")
+                lines.append(f"    {names.get(h['household'], h['household'])}  {state}")
         out.emit(data, "\n".join(lines) or "No objects.")
         sick = [o["object_id"] for o in data if not o["healthy"]]
         if sick:

@@ -56,7 +56,7 @@ def routes(web: Web) -> list[BaseRoute]:
     async def download(request: Request) -> Response:
         entry, chunks = await ctx.objects().open_read(request.path_params["object_id"])
         name = entry.name or entry.manifest.object_id
-        ascii_name = "".join(c if c.isascii() and c not in '"\\' else "_" for c in name)
+        ascii_name = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in name)
         disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
         return StreamingResponse(
             chunks,

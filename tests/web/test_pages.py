@@ -39,6 +39,20 @@ async def test_a_file_uploads_lists_and_downloads_byte_identical(page: Page) -> 
     assert await page.node.objects.list() == []
 
 
+async def test_a_download_names_the_file_in_ascii_and_utf_8(page: Page) -> None:
+    csrf = await page.log_in()
+    answer = await page.http.post(
+        "/files/upload?name=%C3%A9t%C3%A9%20(1).txt",  # été (1).txt
+        content=b"x",
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert answer.status_code == 201, answer.text
+    got = await page.http.get(f"/files/{answer.text}/download")
+    disposition = got.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="_t_ (1).txt";')
+    assert disposition.endswith("filename*=UTF-8''%C3%A9t%C3%A9%20%281%29.txt")
+
+
 async def test_an_unknown_file_is_a_404_page_not_a_crash(page: Page) -> None:
     await page.log_in()
     answer = await page.http.get("/files/4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi/download")

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from citizen import errors
 from citizen.config import SOCKET_NAME
+from citizen.text import check_utf8
 
 _BY_CODE: dict[str, type[errors.CitizenError]] = {}
 
@@ -42,8 +43,13 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def quote_path(part: str) -> str:
-    return quote(part, safe="")
+def quote_path(part: str, what: str = "The argument") -> str:
+    """`part` quoted for a URL path or query.
+
+    Raises:
+        TextEncodingError: `part` is not valid UTF-8 (a shell argument with a stray byte).
+    """
+    return quote(check_utf8(part, what), safe="")
 
 
 class LocalClient:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import quote
 
 import click
 
@@ -107,7 +106,7 @@ def register(cli: click.Group) -> None:
         client = LocalClient(out.data_dir, timeout=max(600.0, timeout + 60))
         with open(file, "rb") as f, _progress(out, size, f"put {file.name}") as advance:
             data = client.upload(
-                f"/v1/objects?name={quote(label, safe='')}",
+                f"/v1/objects?name={quote_path(label, 'The object name')}",
                 _Counting(f, advance),  # type: ignore[arg-type]
                 size,
             )

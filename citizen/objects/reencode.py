@@ -19,7 +19,7 @@ import time
 
 import trio
 
-from citizen.errors import CitizenError, UnreachableError
+from citizen.errors import CitizenError, NotFoundError, UnreachableError
 from citizen.ids import HouseholdId, ShareId
 from citizen.objects.context import ObjectsContext
 from citizen.objects.encoding import Target, survives
@@ -108,8 +108,17 @@ async def reencode(
         with trio.move_on_after(30):
             await _delete(transfer, placement, sent)
         return {"object_id": m.object_id, "error": "too few friends online to re-encode it"}
+    try:
+        now = await ctx.index.get(m.object_id)
+    except NotFoundError:
+        now = None
+    if now is None or now.manifest != m:
+        # removed or changed (by `rm`, or another device) while we re-encoded: theirs wins
+        with trio.move_on_after(30):
+            await _delete(transfer, placement, sent)
+        return {"object_id": m.object_id, "error": "it changed while it was re-encoded"}
     state = state_of(new, {}, len(friends))
-    await ctx.put_entry(IndexEntry(new, key, entry.name, state))
+    await ctx.put_entry(IndexEntry(new, key, now.name, state))
     log.info("re-encoded %s from %d-of-%d to %d-of-%d", m.object_id, m.k, m.n, target.k, target.n)
     old: dict[int, list[ShareId]] = {j: [ShareId(s) for s in m.share_ids(j)] for j in m.placement}
     with trio.move_on_after(30):

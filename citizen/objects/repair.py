@@ -27,7 +27,7 @@ import time
 
 import trio
 
-from citizen.errors import CitizenError, UnreachableError
+from citizen.errors import CitizenError, NotFoundError, UnreachableError
 from citizen.ids import HouseholdId, ShareId
 from citizen.objects.codec import MAX_IDS, NONCE_SIZE, Challenge, Held, ListHeld, Proof
 from citizen.objects.context import ObjectsContext
@@ -47,7 +47,7 @@ from citizen.objects.manifest import Manifest
 from citizen.objects.reencode import reencode
 from citizen.objects.segments import encode_segment
 from citizen.objects.transfer import Transfer
-from citizen.store.shares import proof_for
+from citizen.store.shares import corrupt_proof, proof_for
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,11 @@ async def check_holders(
             j, i = holders[holder][pos // nseg], pos % nseg
             if not proof:
                 checks[holder].missing.append((j, i))
+            elif proof == corrupt_proof(
+                nonces[holder][pos // MAX_IDS], m.segments[i].share_hashes[j].hex()
+            ):
+                checks[holder].bad.append((j, i))  # the holder found its copy damaged
+                proofs[holder][pos] = b""  # counted: the comparison below skips it
             elif not local:
                 checks[holder].ok += 1
     if local and answered:
@@ -243,7 +248,7 @@ async def _repair_object(
                     ctx.refused[holder] = time.monotonic()
                 failed.add(j)
     done = settle_repair(m, entry.state, entry.bad, plan, checks, sent, failed, friend_set)
-    if done.changed:
+    if done.changed and await _unchanged(ctx, entry):
         await ctx.put_entry(IndexEntry(done.manifest, entry.key, entry.name, done.state, done.bad))
     for holder, ids in done.to_delete.items():
         if transfer.online(holder):
@@ -258,6 +263,14 @@ async def _repair_object(
         "resent": done.resent,
         "failed": sorted(failed),
     }
+
+
+async def _unchanged(ctx: ObjectsContext, entry: IndexEntry) -> bool:
+    """Whether the index still records `entry`'s manifest (no `rm` or re-encoding since)."""
+    try:
+        return (await ctx.index.get(entry.object_id)).manifest == entry.manifest
+    except NotFoundError:
+        return False
 
 
 async def _reclaim_orphans(ctx: ObjectsContext, transfer: Transfer, age: float) -> dict[str, int]:

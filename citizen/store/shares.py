@@ -62,6 +62,18 @@ def proof_for(nonce: bytes, data: bytes | memoryview) -> bytes:
     return h.digest()
 
 
+def corrupt_proof(nonce: bytes, share_id: str) -> bytes:
+    """What a holder answers a challenge with for a share whose file is damaged.
+
+    The owner computes it too (it knows the nonce and the share ID), so it
+    reports the share as bad even without a local copy to check proofs against.
+    """
+    h = hashlib.blake2b(digest_size=32, person=b"citizen-corrupt")
+    h.update(nonce)
+    h.update(share_id.encode())
+    return h.digest()
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -318,9 +330,9 @@ class ShareStore:
     async def prove(self, share_ids: Iterable[ShareId], nonce: bytes) -> list[bytes]:
         """One `proof_for(nonce, share)` per share ID, in order; b"" where not held.
 
-        A file that no longer matches its hash is proved as it is (so the owner,
-        comparing with its own copy, sees the share as bad rather than missing)
-        and then set aside, like `get` does.
+        A file that no longer matches its hash is answered with `corrupt_proof`
+        (so the owner reports the share as bad, not missing) and then set aside,
+        like `get` does.
         """
         out: list[bytes] = []
         for share_id in share_ids:
@@ -333,7 +345,7 @@ class ShareStore:
                 out.append(b"")
             elif result[0] != share_id:
                 await self._lost(share_id, "its file does not match its hash")
-                out.append(result[1])
+                out.append(corrupt_proof(nonce, share_id))
             else:
                 out.append(result[1])
         return out

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from citizen.errors import NotProtectedError
+from citizen.ids import HouseholdId
+from citizen.objects.index import index_doc_id
 from citizen.testing.grid import Grid, GridNode, open_grid
 
 MIB = 1024 * 1024
@@ -49,8 +51,8 @@ async def _placement(owner: GridNode, object_id: str) -> dict[str, str]:
 
 async def _manifest_share_ids(owner: GridNode, object_id: str) -> dict[str, set[str]]:
     """Per holder household: the share IDs its share numbers stand for (read via the doc)."""
-    index = next(d for d in await owner.docs.list_docs() if d["title"] == "household index")
-    shown = await owner.docs.show(str(index["doc_id"]), f"objects.{object_id}")
+    index = index_doc_id(HouseholdId(owner.household_id))
+    shown = await owner.docs.show(str(index), f"objects.{object_id}")
     manifest = shown["value"]["manifest"]  # type: ignore[index]
     out: dict[str, set[str]] = {}
     for number, holder in manifest["placement"].items():

@@ -15,6 +15,7 @@ from citizen.store.shares import (
     CorruptShareFileError,
     ShareHashMismatchError,
     ShareStore,
+    corrupt_proof,
     proof_for,
     share_id_of,
 )
@@ -191,10 +192,9 @@ async def test_proofs_need_the_bytes_and_change_with_the_nonce(store: ShareStore
     assert p2[0] != p1[0]
     assert p2[2] != p1[2]
     assert p2[0] == proof_for(n2, a)
-    # a damaged file is proved as it is (the owner sees a wrong proof: bad), then set aside
-    damaged = b"\x00" * len(b)
-    store.path_of(b_id).write_bytes(damaged)
-    assert await store.prove([b_id], n1) == [proof_for(n1, damaged)]
+    # a damaged file is answered as damaged (the owner reports it bad), then set aside
+    store.path_of(b_id).write_bytes(b"\x00" * len(b))
+    assert await store.prove([b_id], n1) == [corrupt_proof(n1, b_id)]
     assert await store.held_for(ALICE) == [a_id]
     assert await store.prove([b_id], n1) == [b""]
 

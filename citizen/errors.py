@@ -217,6 +217,18 @@ class UnreachableError(CitizenError):
     code = "unreachable"
 
 
+class FolderPathError(UsageError):
+    """A folder path could reach outside its folder (absolute, ``..``), or is not a directory."""
+
+    code = "folder_path"
+
+
+class FolderExistsError(UsageError):
+    """A restore would overwrite a file that is there already (and --force was not given)."""
+
+    code = "folder_exists"
+
+
 def only_citizen_error(exc: BaseException) -> CitizenError | None:
     """The first of our errors inside `exc` if nothing else is in it, else None.
 

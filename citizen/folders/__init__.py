@@ -1,0 +1,1 @@
+"""Folders: directories the household protects, scanned, versioned and restorable by path."""

@@ -1,0 +1,582 @@
+"""The folders service: add, list, pause, remove, scan, history and restore, and its loop.
+
+A folder is a directory this device protects (``backup`` mode: one way,
+versioned, restorable anywhere). `run` watches every active folder with
+`watchfiles` (inotify through Rust notify, under trio via anyio) and also
+rescans every folder every `rescan_every` seconds; an event only marks the
+folder due, and the scan that follows is cheap since the scan cache skips
+unchanged files (`citizen.folders.scan`). A scan records a new version for
+each new or changed path and a deletion version for each path gone, all in
+one transaction; it first checks the root and its marker file, and pauses
+the folder with an error (recording nothing) when either is gone.
+
+Each new content is stored once per household as an object through
+`FolderObjects` (the objects service, handed in by the composition root):
+the keyed content hash maps to the object, so a second file with the same
+bytes, or a file renamed, costs nothing. The version history is kept in
+SQLite on this device (`citizen.store.folders`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Protocol
+
+import trio
+import watchfiles
+
+from citizen.errors import CitizenError, FolderPathError, NotFoundError, UsageError
+from citizen.folders.records import (
+    MARKER,
+    MODES,
+    Folder,
+    Seen,
+    Version,
+    changes,
+    display_path,
+    latest_of,
+    object_name,
+    parse_time,
+    select_at,
+)
+from citizen.folders.restore import restore_tree
+from citizen.folders.scan import CHUNK, Opener, keyed_hash, marker_problem, open_file, stable, walk
+from citizen.store.folders import FolderStore
+
+if TYPE_CHECKING:
+    from trio_typing import TaskStatus
+
+log = logging.getLogger(__name__)
+
+RESCAN_EVERY = 3600.0
+MAX_NAME = 64
+UPLOAD_RETRIES = 3
+
+
+class FolderObjects(Protocol):
+    """What folders need of the objects service: put a stream, read one back, forget one."""
+
+    async def put(
+        self, chunks: AsyncIterator[bytes], name: str, size_hint: int | None
+    ) -> dict[str, object]: ...
+
+    async def open_read(self, object_id: str) -> tuple[object, AsyncIterator[bytes]]: ...
+
+    async def remove(self, object_id: str) -> dict[str, object]: ...
+
+    async def list(self) -> builtins.list[dict[str, object]]: ...
+
+
+#: called with (event type, fields) for /v1/events
+Notify = Callable[[str, dict[str, object]], None]
+
+
+def check_folder_name(name: str) -> str:
+    """Raises: UsageError, for a name that is empty, too long, or has a separator or control."""
+    if not name or len(name) > MAX_NAME or name in (".", "..") or name.strip() != name:
+        raise UsageError(
+            f"'{name[:80]}' is not a folder name.",
+            f"Give --name with 1 to {MAX_NAME} characters, e.g. Photos.",
+        )
+    if any(ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise UsageError(f"The folder name '{name}' has a separator or control character.", "")
+    return name
+
+
+class FolderService:
+    """This device's folders.
+
+    Args:
+        store: folders, the scan cache and versions in SQLite.
+        objects: where file contents are stored (see `FolderObjects`).
+        device: this device's ID, recorded in every version.
+        rescan_every: seconds between full rescans of every active folder.
+        opener: how a file is opened for reading (tests count reads through it).
+        notify: told of folder events (scanned, paused, error).
+        watch: False: periodic rescans only (no filesystem events).
+    """
+
+    def __init__(
+        self,
+        store: FolderStore,
+        objects: FolderObjects,
+        device: str,
+        *,
+        rescan_every: float = RESCAN_EVERY,
+        opener: Opener = open_file,
+        notify: Notify = lambda _kind, _fields: None,
+        watch: bool = True,
+    ) -> None:
+        self.store = store
+        self.objects = objects
+        self.device = device
+        self.rescan_every = rescan_every
+        self.opener = opener
+        self.notify = notify
+        self.watch = watch
+        self._locks: dict[str, trio.Lock] = {}
+        self._due: set[str] = set()
+        self._wake = trio.Event()
+        self._nursery: trio.Nursery | None = None
+        self._watchers: dict[str, trio.CancelScope] = {}
+
+    # -- the loop -----------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Watch and rescan every active folder until cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            for f in await self.store.folders():
+                if f.state == "active":
+                    self._start_watch(f)
+                    self._due.add(f.name)
+            task_status.started()
+            while True:
+                if not self._due:
+                    with trio.move_on_after(self.rescan_every) as timer:
+                        await self._wake.wait()
+                    if timer.cancelled_caught:
+                        self._due.update(f.name for f in await self.store.folders())
+                self._wake = trio.Event()
+                due, self._due = sorted(self._due), set()
+                for name in due:
+                    await self._scan_quietly(name)
+
+    async def _scan_quietly(self, name: str) -> None:
+        try:
+            f = await self.store.folder(name)
+            if f is not None and f.state == "active":
+                await self.scan(name)
+        except CitizenError as exc:
+            log.warning("scan of folder %s failed: %s", name, exc)
+        except Exception:
+            log.exception("scan of folder %s failed", name)
+
+    def _want_scan(self, name: str) -> None:
+        self._due.add(name)
+        self._wake.set()
+
+    def _start_watch(self, f: Folder) -> None:
+        if not self.watch or self._nursery is None or f.name in self._watchers:
+            return
+        scope = trio.CancelScope()
+        self._watchers[f.name] = scope
+        self._nursery.start_soon(self._watch, f.name, f.root, scope)
+
+    def _stop_watch(self, name: str) -> None:
+        scope = self._watchers.pop(name, None)
+        if scope is not None:
+            scope.cancel()
+
+    async def _watch(self, name: str, root: bytes, scope: trio.CancelScope) -> None:
+        with scope:
+            try:
+                async for _changes in watchfiles.awatch(
+                    os.fsdecode(root),
+                    watch_filter=None,
+                    debounce=500,
+                    rust_timeout=500,
+                    ignore_permission_denied=True,
+                ):
+                    self._want_scan(name)
+            except Exception as exc:  # a vanished root, too many watches: rescans go on
+                log.warning(
+                    "folder %s: no filesystem events (%s); periodic rescans only", name, exc
+                )
+        if self._watchers.get(name) is scope:
+            del self._watchers[name]
+
+    # -- config -------------------------------------------------------------------------
+
+    async def _need(self, name: str) -> Folder:
+        f = await self.store.folder(name)
+        if f is None:
+            names = ", ".join(x.name for x in await self.store.folders()) or "none yet"
+            raise NotFoundError(
+                f"There is no folder named '{name}' (folders: {names}).",
+                "See `citizen folder list`, or add one with `citizen folder add PATH`.",
+            )
+        return f
+
+    async def add(
+        self, path: str, name: str | None = None, mode: str = "backup"
+    ) -> dict[str, object]:
+        """Protect the directory at `path` (absolute); writes its marker file, scans it soon.
+
+        Raises:
+            FolderPathError: not an absolute path to a directory, or inside another folder.
+            UsageError: a bad name or mode, or the name is taken.
+        """
+        if mode not in MODES:
+            raise UsageError(f"Unknown folder mode '{mode}'.", "Use --mode backup.")
+        root = os.fsencode(path)
+        if not os.path.isabs(root) or not os.path.isdir(root):
+            raise FolderPathError(
+                f"{path} is not {'a directory' if os.path.isabs(root) else 'an absolute path'}.",
+                "Give the absolute path of an existing directory.",
+            )
+        root = os.path.realpath(root)
+        name = check_folder_name(name if name is not None else os.fsdecode(os.path.basename(root)))
+        for other in await self.store.folders():
+            if other.name == name and other.state != "removed":
+                raise UsageError(f"There is a folder named '{name}' already.", "Pick --name.")
+            if other.state != "removed" and _overlaps(other.root, root):
+                raise FolderPathError(
+                    f"{path} overlaps the folder '{other.name}' ({os.fsdecode(other.root)}).",
+                    "A directory belongs to one folder; remove the other first.",
+                )
+        marker = secrets.token_hex(8)
+        await trio.to_thread.run_sync(_write_marker, root, name, marker)
+        old = await self.store.folder(name)
+        f = Folder(
+            name=name,
+            root=root,
+            mode="backup",
+            state="active",
+            error="",
+            added_at=old.added_at if old is not None else int(time.time()),
+            last_scan=old.last_scan if old is not None else None,
+            marker=marker,
+        )
+        await self.store.put_folder(f)
+        self._start_watch(f)
+        self._want_scan(name)
+        self.notify("folder_added", {"folder": name})
+        return await self.info(name)
+
+    async def list(self) -> builtins.list[dict[str, object]]:
+        return [await self._info(f) for f in await self.store.folders()]
+
+    async def info(self, name: str) -> dict[str, object]:
+        """Raises: NotFoundError, for no such folder."""
+        return await self._info(await self._need(name))
+
+    async def _info(self, f: Folder) -> dict[str, object]:
+        versions = await self.store.versions(f.name)
+        now = latest_of(versions)
+        live = [v for v in now.values() if not v.deleted]
+        ids = {v.object_id for v in live if v.object_id is not None}
+        protection: dict[str, int] = {}
+        if ids:
+            for o in await self.objects.list():
+                if o.get("object_id") in ids:
+                    state = str(o.get("protection", "local only"))
+                    protection[state] = protection.get(state, 0) + 1
+        return {
+            "name": f.name,
+            "path": os.fsdecode(f.root),
+            "mode": f.mode,
+            "state": f.state,
+            "error": f.error,
+            "added_at": f.added_at,
+            "last_scan": f.last_scan,
+            "files": sum(v.kind == "file" for v in live),
+            "dirs": sum(v.kind == "dir" for v in live),
+            "links": sum(v.kind == "link" for v in live),
+            "bytes": sum(v.size for v in live if v.kind == "file"),
+            "versions": len(versions),
+            "deleted": sum(v.deleted for v in now.values()),
+            "objects": len(ids),
+            "protection": protection,
+        }
+
+    async def pause(self, name: str) -> dict[str, object]:
+        f = await self._need(name)
+        if f.state == "active":
+            await self.store.set_state(name, "paused", "paused by the user")
+            self._stop_watch(name)
+            self.notify("folder_paused", {"folder": name, "error": "paused by the user"})
+        return await self.info(name)
+
+    async def resume(self, name: str) -> dict[str, object]:
+        """Watch and scan the folder again (after a pause or an error).
+
+        Raises:
+            FolderPathError: its root or marker is still missing (it stays paused).
+        """
+        f = await self._need(name)
+        if f.state == "removed":
+            raise UsageError(
+                f"The folder '{name}' was removed.", "Add it again: citizen folder add."
+            )
+        problem = await trio.to_thread.run_sync(marker_problem, f.root)
+        if problem is not None:
+            raise FolderPathError(
+                problem,
+                "Mount the disk again (or put the folder back), then resume; if the folder is"
+                " meant to be here and empty, add it again with `citizen folder add`.",
+            )
+        await self.store.set_state(name, "active")
+        self._start_watch(f)
+        self._want_scan(name)
+        self.notify("folder_resumed", {"folder": name})
+        return await self.info(name)
+
+    async def remove(self, name: str, *, forget: bool = False) -> dict[str, object]:
+        """Stop watching; with `forget`, also drop its history and the objects only it used."""
+        f = await self._need(name)
+        self._stop_watch(name)
+        removed: list[str] = []
+        if forget:
+            async with self._lock(name):
+                for object_id in await self.store.forget(name):
+                    try:
+                        await self.objects.remove(object_id)
+                        removed.append(object_id)
+                    except NotFoundError:
+                        pass
+        else:
+            await self.store.set_state(name, "removed", "")
+        try:
+            await trio.to_thread.run_sync(os.unlink, os.path.join(f.root, MARKER))
+        except OSError:
+            pass
+        self.notify("folder_removed", {"folder": name})
+        return {"name": name, "forgotten": forget, "objects_removed": len(removed)}
+
+    # -- scanning -----------------------------------------------------------------------
+
+    def _lock(self, name: str) -> trio.Lock:
+        return self._locks.setdefault(name, trio.Lock())
+
+    async def scan(self, name: str) -> dict[str, object]:
+        """Scan the folder now and record what changed; waits for a scan already running.
+
+        Raises:
+            NotFoundError: no such folder.
+            UsageError: it is paused or removed.
+        """
+        async with self._lock(name):
+            f = await self._need(name)
+            if f.state != "active":
+                raise UsageError(
+                    f"The folder '{name}' is {f.state}{': ' + f.error if f.error else ''}.",
+                    f"Resume it first: citizen folder resume {name}.",
+                )
+            return await self._scan(f)
+
+    async def _scan(self, f: Folder) -> dict[str, object]:
+        report: dict[str, object] = {"name": f.name, "paused": False, "error": ""}
+        problem = await trio.to_thread.run_sync(marker_problem, f.root)
+        if problem is not None:
+            await self.store.set_state(f.name, "paused", problem)
+            self._stop_watch(f.name)
+            log.warning("folder %s paused: %s", f.name, problem)
+            self.notify("folder_paused", {"folder": f.name, "error": problem})
+            return report | {"paused": True, "error": problem, **_counts()}
+        secret = await self.store.secret()
+        cache = await self.store.cache(f.name)
+        found = await trio.to_thread.run_sync(walk, f.root, cache, secret, self.opener)
+        latest = latest_of(await self.store.versions(f.name))
+        changed, deleted = changes(latest, found.seen)
+        keep = set(found.busy) | set(found.unreadable)
+        deleted = [p for p in deleted if p not in keep and not _under(p, keep)]
+        now = time.time_ns()
+        versions: list[Version] = []
+        busy = list(found.busy)
+        for path, seen in sorted(changed.items()):
+            object_id: str | None = None
+            if seen.kind == "file" and seen.size > 0:
+                stored = await self._store_file(f.root, path, seen, secret)
+                if stored is None:
+                    busy.append(path)
+                    found.cache.pop(path, None)
+                    continue
+                object_id, seen = stored
+            versions.append(self._version(path, seen, object_id, now))
+        for path in deleted:
+            was = latest[path]
+            gone = Version(
+                path, was.kind, None, 0, was.mtime_ns, was.mode, None, None, True, self.device, now
+            )
+            versions.append(gone)
+        await self.store.record_scan(f.name, versions, found.cache, int(time.time()))
+        counts = _counts(
+            files=sum(s.kind == "file" for s in found.seen.values()),
+            read=found.read,
+            changed=sum(not v.deleted for v in versions),
+            deleted=len(deleted),
+            busy=len(busy),
+            unreadable=len(found.unreadable),
+        )
+        if versions:
+            self.notify("folder_changed", {"folder": f.name, **counts})
+        return report | counts
+
+    def _version(self, path: bytes, seen: Seen, object_id: str | None, now: int) -> Version:
+        return Version(
+            path=path,
+            kind=seen.kind,
+            object_id=object_id,
+            size=seen.size,
+            mtime_ns=seen.mtime_ns,
+            mode=seen.mode,
+            content_hash=seen.content_hash,
+            target=seen.target,
+            deleted=False,
+            device=self.device,
+            at_ns=now,
+        )
+
+    async def _store_file(
+        self, root: bytes, path: bytes, seen: Seen, secret: bytes
+    ) -> tuple[str, Seen] | None:
+        """The object holding this content (stored now if new) and the file as stored.
+
+        None: the file kept changing while it was uploaded (each torn upload is removed).
+        """
+        assert seen.content_hash is not None
+        known = await self.store.object_for(seen.content_hash)
+        if known is not None:
+            return known, seen
+        full = os.path.join(root, path)
+        for _ in range(UPLOAD_RETRIES):
+            try:
+                stored = await self._upload(full, path, seen.mode, secret)
+            except OSError:
+                return None
+            if stored is not None:
+                return stored
+        return None
+
+    async def _upload(
+        self, full: bytes, path: bytes, mode: int, secret: bytes
+    ) -> tuple[str, Seen] | None:
+        """One try at storing the file; None (and the object removed) if it changed meanwhile."""
+        before = await trio.to_thread.run_sync(os.lstat, full)
+        f = await trio.to_thread.run_sync(self.opener, full)
+        h = keyed_hash(secret)
+        size = 0
+
+        async def chunks() -> AsyncIterator[bytes]:
+            nonlocal size
+            while data := await trio.to_thread.run_sync(f.read, CHUNK):
+                h.update(data)
+                size += len(data)
+                yield data
+
+        try:
+            ref = await self.objects.put(chunks(), object_name(path), before.st_size)
+        finally:
+            f.close()
+        object_id = str(ref["object_id"])
+        after = await trio.to_thread.run_sync(os.lstat, full)
+        if stable(before, after) and size == after.st_size:
+            digest = h.digest()
+            await self.store.add_content(digest, object_id, size)
+            return object_id, Seen("file", size, after.st_mtime_ns, mode, digest)
+        log.info("%s changed while it was stored; trying again", display_path(path))
+        await self.objects.remove(object_id)
+        return None
+
+    # -- history and restore ------------------------------------------------------------
+
+    async def history(self, name: str, path: bytes) -> builtins.list[dict[str, object]]:
+        """Every version of one path, oldest first.
+
+        Raises:
+            NotFoundError: no such folder, or the path was never in it.
+        """
+        await self._need(name)
+        versions = await self.store.versions(name, path)
+        if not versions:
+            raise NotFoundError(
+                f"The folder '{name}' never had '{display_path(path)}'.",
+                "Paths are relative to the folder root; see `citizen folder status`.",
+            )
+        return [version_fields(v) for v in versions]
+
+    async def restore(
+        self,
+        name: str,
+        *,
+        to: str | None = None,
+        at: str | None = None,
+        paths: builtins.list[bytes] | None = None,
+        force: bool = False,
+    ) -> dict[str, object]:
+        """Write the folder (or `paths` in it) as it was at `at` (default now) into `to`.
+
+        `to` defaults to the folder's own root. Nothing is written outside `to`.
+
+        Raises:
+            NotFoundError: no such folder, or nothing matches `paths` at that time.
+            FolderPathError, FolderExistsError: see `restore.check_tree`.
+            UsageError: `at` is not a time.
+        """
+        f = await self._need(name)
+        at_ns = parse_time(at) if at else None
+        tree = select_at(await self.store.versions(name), at_ns, paths or ())
+        if not tree:
+            raise NotFoundError(
+                f"The folder '{name}' had nothing{' there' if paths else ''} at that time.",
+                "See `citizen folder history NAME PATH` for the times it has.",
+            )
+        target = os.fsencode(to) if to else f.root
+        if not os.path.isabs(target):
+            raise FolderPathError(f"{to} is not an absolute path.", "Give --to an absolute path.")
+
+        async def read(object_id: str) -> AsyncIterator[bytes]:
+            _entry, chunks = await self.objects.open_read(object_id)
+            return chunks
+
+        report = await restore_tree(target, tree, read, await self.store.secret(), force=force)
+        self.notify("folder_restored", {"folder": name, "files": report.files})
+        return {
+            "name": name,
+            "to": os.fsdecode(target),
+            "at": at_ns // 1_000_000_000 if at_ns is not None else None,
+            "files": report.files,
+            "dirs": report.dirs,
+            "links": report.links,
+            "bytes": report.bytes,
+        }
+
+
+def version_fields(v: Version) -> dict[str, object]:
+    return {
+        "path": display_path(v.path),
+        "path_hex": v.path.hex(),
+        "kind": v.kind,
+        "object_id": v.object_id,
+        "size": v.size,
+        "mtime_ns": v.mtime_ns,
+        "mode": v.mode,
+        "content_hash": v.content_hash.hex() if v.content_hash is not None else None,
+        "target": display_path(v.target) if v.target is not None else None,
+        "deleted": v.deleted,
+        "device": v.device,
+        "at_ns": v.at_ns,
+    }
+
+
+def _counts(**counts: int) -> dict[str, int]:
+    keys = ("files", "read", "changed", "deleted", "busy", "unreadable")
+    return {k: counts.get(k, 0) for k in keys}
+
+
+def _under(path: bytes, dirs: set[bytes]) -> bool:
+    return any(path.startswith(d + b"/") for d in dirs)
+
+
+def _overlaps(a: bytes, b: bytes) -> bool:
+    a, b = a.rstrip(b"/") + b"/", b.rstrip(b"/") + b"/"
+    return a.startswith(b) or b.startswith(a)
+
+
+def _write_marker(root: bytes, name: str, marker: str) -> None:
+    path = os.path.join(root, MARKER)
+    text = (
+        "This directory is a Citizen Cloud folder. Keep this file: a folder whose marker\n"
+        "is gone (an unmounted disk) is paused instead of recorded as deleted.\n"
+        f"folder = {name}\nmarker = {marker}\n"
+    )
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())

@@ -17,7 +17,7 @@ import trio
 from nacl.signing import SigningKey
 
 from citizen.errors import UnreachableError
-from citizen.ids import HouseholdId, ObjectId, parse_object_id
+from citizen.ids import HouseholdId, ObjectId, pick_one
 from citizen.net.network import Net
 from citizen.net.peers import Peers
 from citizen.objects.encoding import EncodingRule, Target
@@ -30,6 +30,7 @@ from citizen.store.objects import LocalObjects
 
 #: a friend unheard of for this long no longer counts towards an object's protection
 DEFAULT_GRACE = 24 * 3600.0
+_SEE_LS = "See `citizen ls`."
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,5 +130,8 @@ class ObjectsContext:
         return candidates(self.household, friends, transfer.online, self.refused, time.monotonic())
 
     async def entry(self, object_id: str) -> IndexEntry:
-        """The index entry of an object (raises NotFoundError, UsageError)."""
-        return await self.index.get(parse_object_id(object_id))
+        """The index entry of the object named by its ID, its name, or a unique prefix of
+        either (raises NotFoundError, AmbiguousError when several fit)."""
+        entries = await self.index.entries()
+        named = [(e.object_id, e.name) for e in entries.values()]
+        return await self.index.get(ObjectId(pick_one(object_id, named, "object", _SEE_LS)))

@@ -25,7 +25,7 @@ def test_get_writes_the_objects_name_and_keeps_existing_files(
     work.mkdir()
     monkeypatch.chdir(work)
 
-    got = d.json("get", object_id)  # no -o: the object's own name
+    got = d.json("get", "holiday photo.jpg")  # by its name; no -o: written under that name
     assert Path(got["path"]).name == "holiday photo.jpg"
     assert (work / "holiday photo.jpg").read_bytes() == source.read_bytes()
 
@@ -39,5 +39,5 @@ def test_get_writes_the_objects_name_and_keeps_existing_files(
     assert kept.read_bytes() == b"keep me"
     assert not [p for p in work.iterdir() if p.name.endswith(".part")]
 
-    d.json("get", object_id, "-o", str(kept), "--force")
+    d.json("get", object_id[:6], "-o", str(kept), "--force")  # a unique ID prefix
     assert kept.read_bytes() == source.read_bytes()

@@ -100,7 +100,14 @@ wait_for() {  # wait_for WHAT COMMAND...: poll until the command succeeds
 stop() { kill -TERM "$PA" "$PB" 2>/dev/null || true; wait "$PA" "$PB" 2>/dev/null || true; }
 trap stop EXIT
 
-step "arch $(python3 -c 'import platform; print(platform.machine())'), QEMU_CPU=${QEMU_CPU:-default}"
+# the CPU qemu emulates, from the features the kernel (here qemu) hands the process:
+# a Cortex-A72 (ARMv8.0) has no LSE atomics, a Cortex-A76 (ARMv8.2) has them and dot product
+hwcap=$(python3 -c '
+import struct
+aux = dict(struct.iter_unpack("<QQ", open("/proc/self/auxv", "rb").read()))
+hw = aux.get(16, 0)  # AT_HWCAP
+print("atomics=%s dotprod=%s" % ("yes" if hw >> 8 & 1 else "no", "yes" if hw >> 20 & 1 else "no"))')
+step "arch $(python3 -c 'import platform; print(platform.machine())'), QEMU_CPU=${QEMU_CPU:-default}, $hwcap"
 for h in A B; do
     dir=$(eval echo \$$h)
     citizen --data-dir "$dir" init --name "home-$h" >/dev/null || fail "init $h"

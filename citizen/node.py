@@ -34,6 +34,7 @@ from citizen.backup.service import BackupService
 from citizen.config import DB_NAME, LOCK_NAME, SOCKET_NAME, TOKEN_NAME, Config, load_config
 from citizen.docs.service import DocsService
 from citizen.errors import CitizenError
+from citizen.folders.service import FolderService
 from citizen.friends.pairing import Me
 from citizen.friends.service import FriendsService
 from citizen.health.system import DaemonInfo
@@ -54,6 +55,7 @@ from citizen.objects.service import ObjectsService, ObjectsSettings
 from citizen.store.backups import BackupStore
 from citizen.store.db import Database
 from citizen.store.docs import DocCache, DocStore
+from citizen.store.folders import FolderStore
 from citizen.store.friend_sync import FriendSync
 from citizen.store.friends import FriendStore
 from citizen.store.household import HouseholdStore
@@ -104,6 +106,7 @@ class Node:
         self.backup: BackupService
         self.household: HouseholdService
         self.objects: ObjectsService
+        self.folders: FolderService
 
     def household_key(self) -> SigningKey:
         """The household signing key (unsealed once with the daemon's passphrase).
@@ -174,6 +177,7 @@ class Node:
                         nursery.start_soon(self._watch_signals, nursery.cancel_scope)
                     if self.friends is not None:
                         await nursery.start(self._run_network)
+                    await nursery.start(self.folders.run)  # offline too: puts are local first
                     token = load_or_create_token(self.data_dir / TOKEN_NAME)
                     app = build_app(self.api, token, api_routes(self.api))
                     await nursery.start(
@@ -308,6 +312,9 @@ class Node:
         self.api.services["backup"] = self.backup
         self.api.services["household"] = self.household
         self.api.services["objects"] = self.objects
+        # folders store file contents as objects, through the objects service's public calls
+        self.folders = FolderService(FolderStore(db), self.objects, str(self.cert.device))
+        self.api.services["folders"] = self.folders
         self.api.services["daemon"] = DaemonInfo(self.data_dir, self.config)
 
     def _build_network(self, friend_store: FriendStore, own: HouseholdStore) -> FriendsService:

@@ -12,6 +12,7 @@ from citizen.api import (
     routes_docs,
     routes_docsync,
     routes_events,
+    routes_folders,
     routes_friends,
     routes_health,
     routes_meta,
@@ -29,6 +30,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *routes_backup.OPERATIONS,
     *routes_devices.OPERATIONS,
     *routes_objects.OPERATIONS,
+    *routes_folders.OPERATIONS,
 )
 
 
@@ -48,5 +50,6 @@ def api_routes(ctx: ApiContext) -> list[BaseRoute]:
         *routes_meta.routes(ctx, openapi_document()),
         *routes_health.routes(ctx),
         *routes_objects.routes(ctx),
+        *routes_folders.routes(ctx),
         *routes_events.routes(ctx),
     ]

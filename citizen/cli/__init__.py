@@ -41,7 +41,17 @@ def _register() -> None:
 
     identity.register(cli)
     daemon.register(cli)
-    for name in ("friends", "docs", "objects", "backup", "devices", "doctor", "service", "web"):
+    for name in (
+        "friends",
+        "docs",
+        "objects",
+        "folders",
+        "backup",
+        "devices",
+        "doctor",
+        "service",
+        "web",
+    ):
         try:
             module = __import__(f"citizen.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError:

@@ -22,6 +22,7 @@ import msgspec
 from citizen.api import routes_backup as backup
 from citizen.api import routes_devices as devices
 from citizen.api import routes_docs as docs
+from citizen.api import routes_folders as folders
 from citizen.api import routes_friends as friends
 from citizen.api import routes_health as health_routes
 from citizen.api import routes_meta as meta
@@ -38,6 +39,7 @@ from citizen.api.models import (
     ShareDoc,
     UnshareDoc,
 )
+from citizen.api.models.folders import AddFolder, RestoreFolder
 from citizen.api.operations import Operation, Raw
 from citizen.api.routes import OPERATIONS
 from tests.api.tcp_daemon import unix_client
@@ -159,6 +161,24 @@ def test_every_route_answers_its_model(make_daemon: Callable[[str], Daemon]) -> 
         removed = alpha(objects.REMOVE, object_id=ref.object_id)
         assert removed.deleted == {friend.household: 1}
         assert [h.household for h in beta(objects.STORAGE).held_for_friends] == [status.household]
+
+        # folders: add, scan, status, history, restore, pause, resume, remove
+        root = a.data_dir.parent / "alpha-folder"
+        root.mkdir()
+        (root / "note.txt").write_bytes(b"folder bytes")
+        added = alpha(folders.ADD, AddFolder(path=str(root), name="Notes"))
+        assert added.name == "Notes" and added.state == "active"
+        assert alpha(folders.SCAN, name="Notes").name == "Notes"
+        assert alpha(folders.STATUS, name="Notes").files == 1
+        assert [f.name for f in alpha(folders.LIST)] == ["Notes"]
+        [version] = alpha(folders.HISTORY, query={"path": "note.txt"}, name="Notes")
+        assert version.size == len(b"folder bytes") and not version.deleted
+        out = a.data_dir.parent / "alpha-restored"
+        restored = alpha(folders.RESTORE, RestoreFolder(to=str(out)), name="Notes")
+        assert restored.files == 1 and (out / "note.txt").read_bytes() == b"folder bytes"
+        assert alpha(folders.PAUSE, name="Notes").state == "paused"
+        assert alpha(folders.RESUME, name="Notes").state == "active"
+        assert alpha(folders.REMOVE, query={"forget": "true"}, name="Notes").forgotten
 
         # this household's devices: a laptop joins, then is revoked
         code = alpha(devices.ENROLL, EnrollDevice(expires_s=60)).code

@@ -19,7 +19,10 @@ every binary frame, both ways, is one CBOR map with a ``type``.
   are pushed as ``sync`` messages.
 - A doc the daemon does not have (or that was deleted) is answered
   ``doc-unavailable``; apps cannot create docs here (create them through the
-  API, then ``repo.find("automerge:<id>")``).
+  API, then ``repo.find("automerge:<id>")``). So is a ``request`` for a doc
+  that is here but still empty (a friend's doc whose first sync has not
+  arrived): automerge-repo would wait forever for heads. Once it has some, the
+  daemon sends it to the app like any change.
 - ``ephemeral``, ``doc-unavailable``, ``remote-subscription-change`` and
   ``remote-heads-changed`` from the app are ignored; the daemon never sends
   ``remote-heads-changed`` (its ``peer`` metadata has no storageId).
@@ -215,6 +218,8 @@ class _RepoSocket:
         self._session.on_message(Hello(PROTOCOL_VERSION, ()), {})
         self._client: str | None = None
         self._docs_followed: set[DocId] = set()
+        #: docs the app asked for while they were here but empty: sent once they fill
+        self._docs_waiting: set[DocId] = set()
         self._lock = trio.Lock()
         self._joined = trio.Event()
 
@@ -227,6 +232,10 @@ class _RepoSocket:
             return {}
         role: PeerRole = "reader" if role_here == "reader" else "household"
         return {doc_id: DocAccess(doc, role)}
+
+    async def _empty_here(self, doc_id: DocId) -> bool:
+        docs = await self._docs(doc_id)
+        return bool(docs) and not docs[doc_id].doc.get_heads()
 
     async def _send(self, msgs: list[DocMessage] | tuple[DocMessage, ...]) -> None:
         assert self._client is not None
@@ -251,9 +260,14 @@ class _RepoSocket:
         match msg:
             case Join(sender, versions):
                 await self._on_join(sender, versions)
-            case RepoSync(_, doc_id, data):
+            case RepoSync(kind, doc_id, data):
                 if self._client is None:
                     raise Closing(CLOSE_POLICY_VIOLATION, "Send join first.")
+                if kind == "request" and await self._empty_here(doc_id):
+                    async with self._lock:
+                        self._docs_waiting.add(doc_id)
+                        await self._send([Unavailable(doc_id)])
+                    return
                 await self._on_sync(doc_id, data)
             case Ignored():
                 pass
@@ -295,6 +309,14 @@ class _RepoSocket:
         while True:
             seen = self._service.change_counter
             async with self._lock:
+                for doc_id in sorted(self._docs_waiting):
+                    docs = await self._docs(doc_id)
+                    if not docs:
+                        self._docs_waiting.discard(doc_id)  # deleted or withdrawn meanwhile
+                    elif docs[doc_id].doc.get_heads():
+                        self._docs_waiting.discard(doc_id)
+                        self._docs_followed.add(doc_id)
+                        self._session.forget(doc_id)
                 for doc_id in sorted(self._docs_followed):
                     docs = await self._docs(doc_id)
                     if not docs:

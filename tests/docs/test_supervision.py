@@ -19,8 +19,8 @@ import pytest
 from automerge.core import ROOT, Document, ScalarType
 
 from citizen.docs import values as docvalues
-from citizen.docs.codec import DocInfo, DocMessage
-from citizen.errors import AutomergePanicError, TextEncodingError
+from citizen.docs.codec import DocInfo, DocMessage, FrameReader, encode_frame
+from citizen.errors import AutomergePanicError, RemoteProtocolError, TextEncodingError
 from citizen.ids import DeviceId, DocId, HouseholdId
 from citizen.testing.grid import open_grid
 
@@ -160,3 +160,11 @@ async def test_a_failure_while_a_friends_stream_opens_closes_that_stream_only(
         assert a.running
         doc = str((await a.docs.create("still here"))["doc_id"])
         await a.docs.set(doc, "ok", True)
+
+
+def test_a_friends_title_that_is_not_utf8_is_the_friends_protocol_error() -> None:
+    frame = encode_frame(DocInfo(DocId("WXgBUcMQ6DfDiXYBLxvAoN"), "OWNER", "abc"))
+    broken = frame.replace(b"cabc", b"c\xff\xfe\xfd")  # CBOR text of length 3: 0x63 'abc'
+    assert broken != frame
+    with pytest.raises(RemoteProtocolError):
+        list(FrameReader().feed(broken))

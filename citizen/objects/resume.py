@@ -59,11 +59,19 @@ class Presence:
     Args:
         is_connected: whether a device has said hello and has an open connection.
         wake: ask the friends service to dial offline devices now.
+        is_known: whether a device still belongs to a friend (a removed friend's
+            device is not waited for); every device counts as known without it.
     """
 
-    def __init__(self, is_connected: Callable[[DeviceId], bool], wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        is_connected: Callable[[DeviceId], bool],
+        wake: Callable[[], None],
+        is_known: Callable[[DeviceId], bool] | None = None,
+    ) -> None:
         self._is_connected = is_connected
         self._wake = wake
+        self._is_known = is_known or (lambda _device: True)
         self._changed = trio.Event()
 
     def changed(self) -> None:
@@ -81,9 +89,12 @@ class Presence:
         return self._is_connected(device)
 
     async def wait_connected(self, device: DeviceId, timeout: float) -> bool:
-        """Wait until `device` is connected; False if it is not within `timeout` seconds."""
+        """Wait until `device` is connected; False if it is not within `timeout` seconds,
+        or once its household is no longer a friend."""
         with trio.move_on_after(timeout):
             while not self._is_connected(device):
+                if not self._is_known(device):
+                    return False
                 self._wake()
                 with trio.move_on_after(RECHECK):
                     await self._changed.wait()
@@ -100,7 +111,14 @@ def watch_friends(net: Net, peers: Peers) -> Presence:
     def connected(device: DeviceId) -> bool:
         return device in peers.online and net.connected(device)
 
-    presence = Presence(connected, peers.wake)
+    def known(device: DeviceId) -> bool:
+        return peers.household_of(device) is not None
+
+    async def removed(household: HouseholdId) -> None:
+        presence.changed()  # waiters for its devices give up
+
+    presence = Presence(connected, peers.wake, known)
     peers.on_peer_ready(presence.peer_ready)
     peers.on_peer_gone(presence.peer_gone)
+    peers.on_friend_removed(removed)
     return presence

@@ -76,6 +76,8 @@ async def test_put_spread_survive_corrupt_and_repair(tmp_path: Path) -> None:
         put = await owner.put_bytes(data, "in.bin")
         object_id = str(put["object_id"])
         assert put["state"] == "complete" and put["segments"] == 64
+        # five friends, all online: 3-of-5, one share each, any two friends may be lost
+        assert (put["k"], put["n"], put["protection"], put["survives"]) == (3, 5, "protected", 2)
         placement = put["placement"]
         assert isinstance(placement, dict)
         assert sorted(placement.values()) == sorted(households)

@@ -53,6 +53,24 @@ def test_spares_at_other_holders_mean_no_waiting() -> None:
 # -- Presence -------------------------------------------------------------------------
 
 
+async def test_presence_gives_up_on_a_removed_friends_device(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    removed: set[DeviceId] = set()
+    presence = Presence(lambda _d: False, lambda: None, lambda d: d not in removed)
+    async with trio.open_nursery() as nursery:
+
+        async def remove_later() -> None:
+            await trio.sleep(5)
+            removed.add(DEVICE)
+            presence.changed()
+
+        nursery.start_soon(remove_later)
+        start = trio.current_time()
+        assert not await presence.wait_connected(DEVICE, 600.0)
+        assert trio.current_time() - start < 10  # not the whole timeout (fake clock)
+
+
 async def test_presence_waits_for_the_device_and_wakes_the_dialer(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

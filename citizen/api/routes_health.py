@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import trio
 from starlette.requests import Request
@@ -75,6 +76,13 @@ def _protected(listed: dict[str, object]) -> bool:
     return listed.get("state") == "complete"
 
 
+def _short_of_protection(counts: object) -> bool:
+    """Whether a folder's files-per-protection counts hold any file not yet protected."""
+    if not isinstance(counts, dict):
+        return False
+    return any(n for state, n in counts.items() if state != "protected")
+
+
 def _bad_shares(listed: dict[str, object]) -> int:
     bad = listed.get("bad")
     if not isinstance(bad, dict):
@@ -134,6 +142,10 @@ async def gather(ctx: ApiContext) -> Facts:
         friends_facts = FriendsFacts(friends=tuple(facts))
         online = sum(1 for f in facts if f.online)
 
+    from citizen.folders.service import FolderService
+
+    service = ctx.find("folders", FolderService)
+    folders = [f for f in (await service.list() if service else []) if f.get("state") != "removed"]
     backup = convert_as(await ctx.backup().status(), BackupStatus)
     last_push = await ctx.backup().last_push()
     data = DataFacts(
@@ -144,6 +156,12 @@ async def gather(ctx: ApiContext) -> Facts:
         backup_version=backup.version,
         backup_holders=sum(1 for f in backup.friends if f.current),
         backup_last_push=last_push,
+        folders_under_protected=tuple(
+            str(f["name"]) for f in folders if _short_of_protection(f.get("protection"))
+        ),
+        folders_paused={
+            str(f["name"]): str(f.get("error") or "") for f in folders if f.get("state") == "paused"
+        },
     )
 
     def machine() -> tuple[ClockFacts, DiskFacts, ConfigFacts]:
@@ -153,6 +171,7 @@ async def gather(ctx: ApiContext) -> Facts:
         places = (
             system.place("data dir", info.data_dir),
             system.place("share store", info.data_dir / "shares"),
+            *(system.place(f"folder {f['name']}", Path(str(f["path"]))) for f in folders),
         )
         disk = DiskFacts(
             places=places,

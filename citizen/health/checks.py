@@ -114,6 +114,8 @@ class DataFacts:
     backup_version: int | None = None
     backup_holders: int = 0  # friends holding the latest version
     backup_last_push: int | None = None  # Unix time of the last push that reached a friend
+    folders_under_protected: tuple[str, ...] = ()  # folders with files short of the target
+    folders_paused: dict[str, str] = field(default_factory=dict)  # folder -> why it is paused
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +400,25 @@ def check_data(d: DataFacts, now: int) -> list[Verdict]:
         )
     elif d.objects:
         out.append(Verdict("data", "ok", f"{d.objects} object(s) at their target protection"))
+    if d.folders_under_protected:
+        out.append(
+            Verdict(
+                "data",
+                "warn",
+                "folder(s) with files under their target protection:"
+                f" {', '.join(d.folders_under_protected)}",
+                "Keep friends online; files reach their protection as friends take their shares.",
+            )
+        )
+    for name, why in sorted(d.folders_paused.items()):
+        out.append(
+            Verdict(
+                "data",
+                "warn",
+                f"folder {name} is paused{': ' + why if why else ''}; its changes are not kept",
+                f"Fix what the message says, then `citizen folder resume {name}`.",
+            )
+        )
     if d.bad_shares:
         total = sum(d.bad_shares.values())
         out.append(

@@ -126,6 +126,11 @@ def test_under_protected_objects_bad_shares_and_backup() -> None:
     under = check_data(DataFacts(objects=2, under_protected=("photo.jpg",)), NOW)
     assert levels(under) == ["warn"] and "photo.jpg" in under[0].message
     assert levels(check_data(DataFacts(objects=2), NOW)) == ["ok"]
+    folders = DataFacts(
+        folders_under_protected=("Photos",), folders_paused={"Music": "its root is missing"}
+    )
+    assert levels(check_data(folders, NOW)) == ["warn", "warn"]
+    assert "folder Music is paused: its root is missing" in check_data(folders, NOW)[1].message
     bad = check_data(DataFacts(objects=1, bad_shares={"a.txt": 2}), NOW)
     assert levels(bad) == ["ok", "warn"] and bad[1].hint == "Run `citizen repair`."
     no_backup = check_data(DataFacts(backup_enabled=True, backup_version=3), NOW)

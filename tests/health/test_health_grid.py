@@ -51,6 +51,12 @@ async def test_friend_offline_for_8_days_under_protected_object_and_config_typo(
         await grid.stop(beta)
         # with its only friend gone, a new object cannot reach its target protection
         await alpha.put_bytes(b"x" * 5000, name="photo.jpg")
+        photos = tmp_path / "photos"
+        photos.mkdir()
+        (photos / "cat.jpg").write_bytes(b"meow" * 1000)
+        folders = alpha.node.folders
+        await folders.add(str(photos), name="Photos")
+        await folders.scan("Photos")
         with (alpha.data_dir / "config.toml").open("a") as f:
             f.write("\n[netwrok]\nmdns = false\n")
         monkeypatch.setattr(routes_health, "time", _Later(8))
@@ -59,7 +65,11 @@ async def test_friend_offline_for_8_days_under_protected_object_and_config_typo(
         friends = lines(later, "friends")
         assert friends[0][0] == "warn" and "beta: offline for 8 days" in friends[0][1]
         data = [message for level, message in lines(later, "data") if level == "warn"]
-        assert any("under their target protection: photo.jpg" in m for m in data), data
+        objects = [m for m in data if "object(s) under their target protection" in m]
+        assert len(objects) == 1 and "photo.jpg" in objects[0], data
+        assert "folder(s) with files under their target protection: Photos" in data
+        disks = [message for _, message in lines(later, "disk")]
+        assert any(m.startswith(f"folder Photos ({photos}): ") for m in disks), disks
         assert lines(later, "config")[0][0] == "warn"
         assert "[netwrok]" in lines(later, "config")[0][1]
         assert later.level in ("warn", "fail")

@@ -133,11 +133,15 @@ def test_recover_with_only_the_phrase_and_one_friends_invite(
     new = make_daemon("new-home")
     assert new.json("init", "--recover", input=phrase + "\n")["household"] == household
     new.start()
-    accepted = new.json("accept", f.json("invite")["code"])
-    assert accepted["welcomed_back"] is True
+    accepted = new.cli("accept", f.json("invite")["code"], json_out=False).stdout
+    assert "welcomed it back" in accepted and "shows different words" in accepted
     wait_until(lambda: new.json("backup")["recovered_version"] == latest, "recovery from f", 120)
     assert {x["household"] for x in new.json("friends")} == friends
     assert new.json("doc", "show", doc)["value"] == {"items": ["first"]}
     wait_until(lambda: (friend_named(new, "g") or {}).get("online"), "g online at new-home")
     new.json("get", object_id, "-o", str(tmp_path / "back.bin"))
     assert (tmp_path / "back.bin").read_bytes() == path.read_bytes()
+    # verify names the holder by its friend's name, not its household ID
+    verified = new.cli("verify", object_id, json_out=False, check=False).stdout
+    assert any(line.split()[:1] in (["f"], ["g"]) for line in verified.splitlines()[1:])
+    assert not any(household in verified for household in friends), verified

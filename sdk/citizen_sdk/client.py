@@ -24,6 +24,7 @@ from citizen_sdk.objects import Objects
 from citizen_sdk.types import (
     Friend,
     FriendOffer,
+    Health,
     Invite,
     InviteState,
     Pairing,
@@ -129,6 +130,10 @@ class Client:
     async def status(self) -> Status:
         """This device: household, device, listen addresses, uptime, friend count."""
         return await self._channel.call(Status, "GET", "/v1/status")
+
+    async def health(self) -> Health:
+        """What `citizen doctor` prints: each check's verdict (ok, warn, fail) and what to do."""
+        return await self._channel.call(Health, "GET", "/v1/health")
 
     def events(self) -> EventStream:
         """Events as they happen: friends online/offline, docs changed.

@@ -35,6 +35,7 @@ from citizen_sdk.objects import ObjectReader, Objects, Progress
 from citizen_sdk.types import (
     DocInfo,
     Friend,
+    Health,
     Invite,
     InviteState,
     Pairing,
@@ -277,6 +278,10 @@ class SyncClient:
     def status(self) -> Status:
         """See `Client.status`."""
         return self._portal.call(self._client.status)
+
+    def health(self) -> Health:
+        """See `Client.health`."""
+        return self._portal.call(self._client.health)
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from citizen.api.models import (
     Status,
     UnsharedDoc,
 )
+from citizen.api.models.health import Health, HealthCheck
 
 __all__ = [
     "CreatedDoc",
@@ -35,6 +36,8 @@ __all__ = [
     "Friend",
     "FriendDevice",
     "FriendOffer",
+    "Health",
+    "HealthCheck",
     "HolePunch",
     "Invite",
     "InviteState",

@@ -16,7 +16,8 @@ An object whose k-of-n no longer fits the friends is re-encoded instead
 (`citizen.objects.reencode`). Every run also reclaims orphan shares (from
 interrupted puts, or removals a holder missed) that friends hold for us but
 no manifest names: at once with ``check=True`` (`citizen repair`), else
-once a share was an orphan for `ORPHAN_AGE` seconds.
+once a share was an orphan for `ORPHAN_AGE` seconds (`ORPHAN_AGE_SHARED` in
+a household with other devices).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ log = logging.getLogger(__name__)
 
 #: the loop deletes a share no manifest names once it was such an orphan this long
 ORPHAN_AGE = 600.0
+#: the same when the household has other devices: one of them may be putting (or
+#: re-encoding) an object whose manifest reaches us only when it is done
+ORPHAN_AGE_SHARED = 24 * 3600.0
 
 
 def _holders(m: Manifest) -> dict[HouseholdId, list[int]]:
@@ -181,6 +185,7 @@ async def repair(
     check: bool,
     object_id: str | None = None,
     standing: Standing | None = None,
+    shared: bool = False,
 ) -> dict[str, object]:
     """Repair (or re-encode) one or every object, then reclaim orphans (see the module).
 
@@ -188,6 +193,7 @@ async def repair(
         check: challenge every holder, and reclaim orphans at once.
         object_id: only this object (no orphans are reclaimed then).
         standing: the friends as protection counts them (for re-encoding decisions).
+        shared: the household has other devices (orphans wait `ORPHAN_AGE_SHARED`).
     """
     async with ctx.repair_lock:
         entries = (
@@ -215,7 +221,8 @@ async def repair(
                     log.warning("repair of %s failed: %s", entry.object_id, exc.message)
                     results.append({"object_id": entry.object_id, "error": exc.message})
             if not object_id:
-                reclaimed = await _reclaim_orphans(ctx, transfer, 0.0 if check else ORPHAN_AGE)
+                age = 0.0 if check else ORPHAN_AGE_SHARED if shared else ORPHAN_AGE
+                reclaimed = await _reclaim_orphans(ctx, transfer, age)
         return {"objects": results, "reclaimed": reclaimed}
 
 

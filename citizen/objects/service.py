@@ -22,9 +22,9 @@ Interrupted puts and removals: a ``kill -9`` leaves a temp file (removed at
 start-up) and shares on friends that no manifest names; an ``rm`` while a
 holder is offline leaves that holder's shares. The loop lists what each
 connected friend holds for us (`ListHeld`) and deletes shares that no
-manifest named for `ORPHAN_AGE` seconds (another device of the household
-may have put an object whose manifest has not reached us yet); a friend
-that comes back is listed at once.
+manifest named for `repair.ORPHAN_AGE` seconds, a day in a household with
+other devices (one of them may be putting an object whose manifest reaches
+us only when it is done); a friend that comes back is listed at once.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ from citizen.objects.segments import (
 from citizen.objects.server import ObjectsServer
 from citizen.store.db import Database
 from citizen.store.docs import DocCache, DocStore
+from citizen.store.household import HouseholdStore
 from citizen.store.objects import LocalObjects
 from citizen.store.shares import ShareStore
 
@@ -124,6 +125,7 @@ class ObjectsService:
     ) -> None:
         self.settings = settings
         self.household = household
+        self._db = db
         self.local = LocalObjects(data_dir, db)
         self.shares = ShareStore(data_dir, db)
         self.index = HouseholdIndex(doc_store, doc_cache, self.local, household)
@@ -163,10 +165,20 @@ class ObjectsService:
             await trio.sleep(SETTLE)
             try:
                 if self.context.net.online:
-                    await run_repair(self.context, check=False, standing=await self.standing())
+                    await run_repair(
+                        self.context,
+                        check=False,
+                        standing=await self.standing(),
+                        shared=await self._has_other_devices(),
+                    )
                 await self._refresh_counts()
             except Exception:
                 log.exception("periodic repair failed")
+
+    async def _has_other_devices(self) -> bool:
+        own = HouseholdStore(self._db)
+        await own.load()
+        return any(own.is_own_device(d.device) for d in await own.devices())
 
     def want_repair(self) -> None:
         self._repair_wanted.set()

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 RESCAN_EVERY = 3600.0
 MAX_NAME = 64
 UPLOAD_RETRIES = 3
+WATCH_DEBOUNCE_MS = 500
 
 
 class FolderObjects(Protocol):
@@ -174,20 +175,33 @@ class FolderService:
             scope.cancel()
 
     async def _watch(self, name: str, root: bytes, scope: trio.CancelScope) -> None:
+        """Mark the folder due on every filesystem event, until cancelled.
+
+        The Rust watcher fails on an event for a name that is not UTF-8
+        ("Unable to decode path"): that failure is an event too (the folder is
+        marked due) and the watcher is started again, after a pause that
+        grows while it keeps failing. A root that is gone ends the watching;
+        the next scan pauses the folder.
+        """
+        failures = 0
         with scope:
-            try:
-                async for _changes in watchfiles.awatch(
-                    os.fsdecode(root),
-                    watch_filter=None,
-                    debounce=500,
-                    rust_timeout=500,
-                    ignore_permission_denied=True,
-                ):
+            while os.path.isdir(root):
+                try:
+                    async for _changes in watchfiles.awatch(
+                        os.fsdecode(root),
+                        watch_filter=None,
+                        debounce=WATCH_DEBOUNCE_MS,
+                        rust_timeout=500,  # a cancelled watch ends within this many ms
+                        ignore_permission_denied=True,
+                    ):
+                        failures = 0
+                        self._want_scan(name)
+                except Exception as exc:
+                    failures += 1
                     self._want_scan(name)
-            except Exception as exc:  # a vanished root, too many watches: rescans go on
-                log.warning(
-                    "folder %s: no filesystem events (%s); periodic rescans only", name, exc
-                )
+                    if failures in (1, 10):
+                        log.info("folder %s: watcher restarted after %s", name, _leaf(exc))
+                    await trio.sleep(min(60.0, 0.25 * 2 ** min(failures, 8)))
         if self._watchers.get(name) is scope:
             del self._watchers[name]
 
@@ -553,6 +567,13 @@ def version_fields(v: Version) -> dict[str, object]:
         "device": v.device,
         "at_ns": v.at_ns,
     }
+
+
+def _leaf(exc: BaseException) -> str:
+    """The first error inside exception groups, as text for the log."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _counts(**counts: int) -> dict[str, int]:

@@ -396,7 +396,7 @@ class ObjectsService:
             )
         removed = await trio.to_thread.run_sync(self.local.remove, entry.object_id)
         self._local_changed()
-        return listed | {"evicted": removed}
+        return listed | {"evicted": removed, "local": self.local.has(entry.object_id)}
 
     async def remove(self, object_id: str) -> dict[str, object]:
         """Forget the object: local copy, index entry, and (signed) its shares at holders.

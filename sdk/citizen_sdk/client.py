@@ -20,6 +20,7 @@ from citizen.api.models import AcceptInvite, CreateInvite, SetOffer
 from citizen_sdk._http import DEFAULT_TIMEOUT, Channel, path_part
 from citizen_sdk.docs import Docs
 from citizen_sdk.events import EventStream
+from citizen_sdk.folders import Folders
 from citizen_sdk.objects import Objects
 from citizen_sdk.types import (
     Friend,
@@ -112,6 +113,7 @@ class Client:
         invites: pairing by invite code.
         docs: shared CRDT documents.
         objects: files stored across friends.
+        folders: directories the daemon's device protects, their history, restores.
     """
 
     def __init__(self, channel: Channel, tasks: TaskGroup) -> None:
@@ -120,6 +122,7 @@ class Client:
         self.invites = Invites(channel)
         self.docs = Docs(channel, tasks)
         self.objects = Objects(channel)
+        self.folders = Folders(channel)
         self._event_streams: set[EventStream] = set()
 
     @property

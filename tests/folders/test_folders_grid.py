@@ -1,0 +1,46 @@
+"""A folder on the grid through the real objects service: files spread, restore from friends.
+
+Once protected, the owner's local copies are evicted, so the restore reads the
+files back from the friends' shares.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from citizen.testing.grid import open_grid
+
+CONFIG = {"segment_size": 64 * 1024}
+
+
+async def test_folder_files_reach_friends_and_restore_from_them(tmp_path: Path) -> None:
+    root = tmp_path / "Photos"
+    (root / "2024").mkdir(parents=True)
+    (root / "2024" / "cat.jpg").write_bytes(b"\x89cat" * 40_000)  # 160 kB: three segments
+    (root / "dog.jpg").write_bytes(b"woof" * 1000)
+    async with open_grid(
+        3, tmp_path, names=["owner", "f0", "f1"], pairing="star", config=CONFIG
+    ) as grid:
+        owner = grid.nodes[0]
+        folders = owner.node.folders
+        await folders.add(str(root))
+        await folders.scan("Photos")
+        versions = await folders.history("Photos", b"2024/cat.jpg")
+        object_ids = [str(v["object_id"]) for v in versions]
+        for object_id in [
+            *object_ids,
+            str((await folders.history("Photos", b"dog.jpg"))[0]["object_id"]),
+        ]:
+            done = await owner.objects.wait_protected(object_id, 60)
+            assert done["protection"] == "protected"
+        status = await folders.info("Photos")
+        assert status["protection"] == {"protected": 2}
+
+        # the owner's local copies go (evict is allowed: protected); restore reads from friends
+        for o in await owner.objects.list():
+            await owner.objects.evict(str(o["object_id"]))
+        out = tmp_path / "back"
+        done_restore = await folders.restore("Photos", to=str(out))
+        assert done_restore["files"] == 2
+        assert (out / "2024" / "cat.jpg").read_bytes() == b"\x89cat" * 40_000
+        assert (out / "dog.jpg").read_bytes() == b"woof" * 1000

@@ -22,6 +22,11 @@ The daemon sends text frames only, each one JSON object with a ``type``
   has its plaintext copy) differs from what was last reported; both carry
   the new values, as ``GET /v1/objects`` lists them.
 
+- ``{"type": "folder_changed", "folder", "change", "error"}``: a folder was
+  ``added``, ``changed`` (a scan recorded new versions), ``paused`` (by the
+  user, or by a scan that found its root or marker gone: ``error`` says
+  which), ``resumed``, ``removed`` or ``restored``.
+
 Object events compare the objects listing after each committed doc change
 (the index is a household doc) and after an evict or a restore
 (``POST /v1/objects/{id}/restore``, ``citizen restore``), which drop or bring
@@ -64,8 +69,10 @@ from citizen.api.models import (
     ObjectRef,
     ObjectRemoved,
 )
+from citizen.api.models.events import FolderChanged
 from citizen.docs.service import DocsService
 from citizen.errors import CitizenError
+from citizen.folders.service import FolderService
 from citizen.friends.service import FriendsService
 from citizen.ids import DeviceId, DocId, HouseholdId
 from citizen.objects.service import ObjectsService
@@ -87,11 +94,18 @@ class EventHub:
     def __init__(self) -> None:
         self._subscribers: set[trio.MemorySendChannel[Event]] = set()
         self._attached: object | None = None
+        self._folders: object | None = None
         self._households: dict[DeviceId, HouseholdId] = {}
         self._own: HouseholdId | None = None
 
     def attach(self, ctx: ApiContext) -> None:
         """Listen to the friends service, if it runs and the hub does not listen yet."""
+        folders = ctx.find("folders", FolderService)
+        if folders is not None and folders is not self._folders:
+            self._folders = folders
+            folders.on_event(
+                lambda folder, change, error: self.publish(FolderChanged(folder, change, error))
+            )
         friends = ctx.find("friends", FriendsService)
         if friends is None or friends is self._attached:
             return

@@ -25,7 +25,7 @@ import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import trio
 import watchfiles
@@ -73,8 +73,10 @@ class FolderObjects(Protocol):
     async def list(self) -> builtins.list[dict[str, object]]: ...
 
 
-#: called with (event type, fields) for /v1/events
-Notify = Callable[[str, dict[str, object]], None]
+#: what happened to a folder, as /v1/events reports it
+FolderChange = Literal["added", "changed", "paused", "resumed", "removed", "restored"]
+#: told (folder name, what happened, the error if it paused on one)
+Listener = Callable[[str, FolderChange, str], None]
 
 
 def check_folder_name(name: str) -> str:
@@ -98,7 +100,6 @@ class FolderService:
         device: this device's ID, recorded in every version.
         rescan_every: seconds between full rescans of every active folder.
         opener: how a file is opened for reading (tests count reads through it).
-        notify: told of folder events (scanned, paused, error).
         watch: False: periodic rescans only (no filesystem events).
     """
 
@@ -110,7 +111,6 @@ class FolderService:
         *,
         rescan_every: float = RESCAN_EVERY,
         opener: Opener = open_file,
-        notify: Notify = lambda _kind, _fields: None,
         watch: bool = True,
     ) -> None:
         self.store = store
@@ -118,13 +118,26 @@ class FolderService:
         self.device = device
         self.rescan_every = rescan_every
         self.opener = opener
-        self.notify = notify
+        self._listeners: list[Listener] = []
         self.watch = watch
         self._locks: dict[str, trio.Lock] = {}
         self._due: set[str] = set()
         self._wake = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._watchers: dict[str, trio.CancelScope] = {}
+
+    # -- events -------------------------------------------------------------------------
+
+    def on_event(self, listener: Listener) -> None:
+        """Call `listener(folder, change, error)` whenever a folder changes (for /v1/events)."""
+        self._listeners.append(listener)
+
+    def _notify(self, name: str, change: FolderChange, error: str = "") -> None:
+        for listener in self._listeners:
+            try:
+                listener(name, change, error)
+            except Exception:
+                log.exception("a folder event listener failed")
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -260,7 +273,7 @@ class FolderService:
         await self.store.put_folder(f)
         self._start_watch(f)
         self._want_scan(name)
-        self.notify("folder_added", {"folder": name})
+        self._notify(name, "added")
         return await self.info(name)
 
     async def list(self) -> builtins.list[dict[str, object]]:
@@ -304,7 +317,7 @@ class FolderService:
         if f.state == "active":
             await self.store.set_state(name, "paused", "paused by the user")
             self._stop_watch(name)
-            self.notify("folder_paused", {"folder": name, "error": "paused by the user"})
+            self._notify(name, "paused")
         return await self.info(name)
 
     async def resume(self, name: str) -> dict[str, object]:
@@ -328,7 +341,7 @@ class FolderService:
         await self.store.set_state(name, "active")
         self._start_watch(f)
         self._want_scan(name)
-        self.notify("folder_resumed", {"folder": name})
+        self._notify(name, "resumed")
         return await self.info(name)
 
     async def remove(self, name: str, *, forget: bool = False) -> dict[str, object]:
@@ -350,7 +363,7 @@ class FolderService:
             await trio.to_thread.run_sync(os.unlink, os.path.join(f.root, MARKER))
         except OSError:
             pass
-        self.notify("folder_removed", {"folder": name})
+        self._notify(name, "removed")
         return {"name": name, "forgotten": forget, "objects_removed": len(removed)}
 
     # -- scanning -----------------------------------------------------------------------
@@ -381,7 +394,7 @@ class FolderService:
             await self.store.set_state(f.name, "paused", problem)
             self._stop_watch(f.name)
             log.warning("folder %s paused: %s", f.name, problem)
-            self.notify("folder_paused", {"folder": f.name, "error": problem})
+            self._notify(f.name, "paused", problem)
             return report | {"paused": True, "error": problem, **_counts()}
         secret = await self.store.secret()
         cache = await self.store.cache(f.name)
@@ -419,7 +432,7 @@ class FolderService:
             unreadable=len(found.unreadable),
         )
         if versions:
-            self.notify("folder_changed", {"folder": f.name, **counts})
+            self._notify(f.name, "changed")
         return report | counts
 
     def _version(self, path: bytes, seen: Seen, object_id: str | None, now: int) -> Version:
@@ -540,7 +553,7 @@ class FolderService:
             return chunks
 
         report = await restore_tree(target, tree, read, await self.store.secret(), force=force)
-        self.notify("folder_restored", {"folder": name, "files": report.files})
+        self._notify(name, "restored")
         return {
             "name": name,
             "to": os.fsdecode(target),

@@ -1,4 +1,4 @@
-"""citizen_sdk folders against an embedded offline node: add, scan, history by bytes, restore."""
+"""citizen_sdk folders on an embedded offline node: add, scan, events, history, restore."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 
 import citizen_sdk
 import pytest
+import trio
 
+from citizen.api.models.events import FolderChanged
 from citizen.errors import FolderExistsError, NotFoundError
 
 ODD = b"\xff\xfeodd.bin"
@@ -19,13 +21,27 @@ async def test_folders_through_the_sdk(tmp_path: Path) -> None:
     (root / "cat.jpg").write_bytes(b"meow" * 100)
     with open(os.path.join(os.fsencode(root), ODD), "wb") as f:
         f.write(b"odd bytes")
-    async with citizen_sdk.open_embedded_node(
-        tmp_path / "home", name="the sdk household", offline=True, mdns=False
-    ) as c:
+    async with (
+        citizen_sdk.open_embedded_node(
+            tmp_path / "home", name="the sdk household", offline=True, mdns=False
+        ) as c,
+        c.events() as events,
+    ):
         added = await c.folders.add(str(root))
         assert added.name == "Pictures" and added.mode == "backup"
         scanned = await c.folders.scan("Pictures")
         assert scanned.files == 2 and not scanned.paused
+        seen: list[object] = []
+        with trio.fail_after(30):  # /v1/events: added, then a scan recorded versions
+            async for event in events:  # docs and objects change too (the objects' index)
+                if isinstance(event, FolderChanged):
+                    seen.append(event)
+                    if len(seen) == 2:
+                        break
+        assert seen == [
+            FolderChanged("Pictures", "added"),
+            FolderChanged("Pictures", "changed"),
+        ]
         status = await c.folders.status("Pictures")
         assert status.files == 2 and status.objects == 2
         assert status.protection == {"local only": 2}  # offline: no friend holds any yet

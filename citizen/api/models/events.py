@@ -6,6 +6,8 @@ see `citizen.api.routes_events` for when each one is sent.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from citizen.api.models.objects import ObjectState
@@ -76,6 +78,17 @@ class ObjectChanged(_Event, frozen=True, tag="object_changed"):
     local: bool
 
 
+class FolderChanged(_Event, frozen=True, tag="folder_changed"):
+    """A folder was added, scanned with changes, paused, resumed, removed or restored.
+
+    `error` says why, when a scan paused the folder (its root or marker gone).
+    """
+
+    folder: str
+    change: Literal["added", "changed", "paused", "resumed", "removed", "restored"]
+    error: str = ""
+
+
 Event = (
     FriendOnline
     | FriendOffline
@@ -85,6 +98,7 @@ Event = (
     | ObjectAdded
     | ObjectRemoved
     | ObjectChanged
+    | FolderChanged
 )
 
 #: every ``type`` this daemon sends
@@ -99,5 +113,6 @@ EVENT_TYPES: frozenset[str] = frozenset(
         ObjectAdded,
         ObjectRemoved,
         ObjectChanged,
+        FolderChanged,
     )
 )

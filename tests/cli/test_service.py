@@ -109,6 +109,9 @@ def python_for_nobody() -> Iterator[str]:
     if not system.exists():
         pytest.skip(f"nobody cannot run {sys.executable} and there is no {system}")
     venv = Path(tempfile.mkdtemp(prefix="citizen-py-", dir="/tmp"))
+    # an embedded node earlier in this process set umask 077 (Node.run): the venv must be
+    # readable by nobody
+    umask = os.umask(0o022)
     try:
         venv.chmod(0o755)
         subprocess.run([str(system), "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -122,6 +125,7 @@ def python_for_nobody() -> Iterator[str]:
             pytest.skip("nobody cannot import citizen even from a system-python venv")
         yield python
     finally:
+        os.umask(umask)
         shutil.rmtree(venv)
 
 

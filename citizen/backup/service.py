@@ -369,6 +369,12 @@ class BackupService:
             for doc in state.docs:
                 self.doc_cache.evict(DocId(doc.doc_id))  # reload the restored snapshot
             await self.friend_store.load()
+            for device, welcomed in self._welcomed.items():
+                # the device that invited us may be newer than the backup
+                if self.friend_store.household_of(device) is None:
+                    known = {f.household for f in await self.friend_store.list()}
+                    if welcomed.household in known:
+                        await self.friend_store.add_device(welcomed.devices[0])
             self.recovered_version = best[0].version
             self.recovering = {}
             self._welcomed = {}

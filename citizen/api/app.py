@@ -17,7 +17,6 @@ import sys
 from collections.abc import Awaitable, Callable
 
 import msgspec
-import trio
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -31,6 +30,8 @@ from citizen import errors
 from citizen.api.bodies import JSON
 from citizen.api.context import ApiContext
 from citizen.api.models import ErrorBody
+from citizen.docs.values import is_automerge_panic
+from citizen.net.tasks import must_propagate
 from citizen.store.disk import disk_full, find_disk_full
 
 log = logging.getLogger(__name__)
@@ -146,18 +147,6 @@ class _Token:
         return sum(hmac.compare_digest(p, self._expected_protocol) for p in offered) > 0
 
 
-_PROPAGATE = (trio.Cancelled, KeyboardInterrupt, SystemExit, GeneratorExit)
-
-
-def must_propagate(exc: BaseException) -> bool:
-    """Whether `exc` is (or a group holding) cancellation or an exit: never contained."""
-    if isinstance(exc, _PROPAGATE):
-        return True
-    if isinstance(exc, BaseExceptionGroup):
-        return any(must_propagate(e) for e in exc.exceptions)
-    return False
-
-
 class ContainedPanic(Exception):
     """A `BaseException` from a route (a Rust panic in the bindings), now an ordinary error."""
 
@@ -184,6 +173,16 @@ class _Contain:
             except BaseException as exc:
                 if must_propagate(exc):
                     raise
+                log.error(
+                    "local API %s: the Automerge bindings or a library panicked",
+                    scope["path"],
+                    exc_info=True,
+                )
+                if is_automerge_panic(exc):
+                    raise errors.AutomergePanicError(
+                        f"The Automerge bindings panicked: {exc}.",
+                        "Nothing was stored; if it happens again, report it with the daemon's log.",
+                    ) from exc
                 raise ContainedPanic(f"{type(exc).__name__}: {exc}") from exc
             return
         if scope["type"] != "websocket":

@@ -135,7 +135,7 @@ def test_a_lone_surrogate_in_a_body_is_refused_as_not_utf8(body: bytes) -> None:
 def test_a_panic_in_a_route_is_a_500_and_the_app_keeps_answering() -> None:
     client = _client()
     answer = client.get("/panic")
-    assert answer.status_code == 500 and answer.json()["error"] == "internal"
+    assert answer.status_code == 500 and answer.json()["error"] == "automerge_panic"
     assert client.post("/change", content=b'{"op":"del","path":"x"}').text == "del"
 
 

@@ -7,6 +7,7 @@ time out, after printing what they found (JSON with ``--json``).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import BinaryIO
 import click
 
 from citizen.api.client import LocalClient, quote_path
+from citizen.api.models.objects import MAX_WAIT
 from citizen.cli.output import Out
 from citizen.errors import CitizenError, UsageError
 from citizen.objects.names import neutral_name
@@ -103,7 +105,7 @@ def register(cli: click.Group) -> None:
         """Store FILE: kept here at once, and spread to friends as encrypted shares."""
         size = file.stat().st_size
         label = name if name is not None else file.name
-        client = LocalClient(out.data_dir, timeout=max(600.0, timeout + 60))
+        client = LocalClient(out.data_dir)
         with open(file, "rb") as f, _progress(out, size, f"put {file.name}") as advance:
             data = client.upload(
                 f"/v1/objects?name={quote_path(label, 'The object name')}",
@@ -111,9 +113,11 @@ def register(cli: click.Group) -> None:
                 size,
             )
         assert isinstance(data, dict)
-        if wait and data["protection"] != "protected":
-            path = f"/v1/objects/{quote_path(str(data['object_id']))}/wait"
-            data = client.request("POST", path, {"timeout": timeout})
+        path = f"/v1/objects/{quote_path(str(data['object_id']))}/wait"
+        deadline = time.monotonic() + timeout
+        while wait and data["protection"] != "protected" and time.monotonic() < deadline:
+            step = min(MAX_WAIT, max(0.0, deadline - time.monotonic()))
+            data = client.request("POST", path, {"timeout": step})  # a long poll
             assert isinstance(data, dict)
         out.emit(data, f"{data['object_id']}  {protection_text(data)}")
         if wait and data["protection"] != "protected":

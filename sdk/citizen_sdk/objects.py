@@ -28,6 +28,7 @@ from types import TracebackType
 import anyio
 
 from citizen.api.models import ObjectSelector, ProtectionWait
+from citizen.api.models.objects import MAX_WAIT
 from citizen.errors import CitizenError, UsageError
 from citizen_sdk._http import Channel, path_part
 from citizen_sdk.object_types import (
@@ -45,8 +46,6 @@ Progress = Callable[[int, int | None], object]
 Source = str | os.PathLike[str] | bytes | AsyncIterable[bytes]
 
 CHUNK = 256 * 1024
-#: one wait request lasts at most this long (below the HTTP read timeout); `wait_protected` repeats
-WAIT_STEP = 240.0
 
 
 def _object_id(ref: ObjectRef | str) -> str:
@@ -225,7 +224,7 @@ class Objects:
         path = f"/v1/objects/{path_part(_object_id(ref))}/wait"
         left = max(0.0, timeout)
         while True:
-            step = min(left, WAIT_STEP)
+            step = min(left, MAX_WAIT)
             got = await self._channel.call(ObjectRef, "POST", path, ProtectionWait(timeout=step))
             left -= step
             if got.protection == "protected" or left <= 0:

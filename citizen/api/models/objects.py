@@ -28,10 +28,19 @@ class ObjectSelector(Model, frozen=True, kw_only=True):
     object_id: str | None = None
 
 
-class ProtectionWait(Model, frozen=True, kw_only=True):
-    """How long to wait for an object to reach the household's target protection."""
+#: the longest one wait request lasts; clients that want longer ask again
+MAX_WAIT = 60.0
 
-    timeout: Annotated[float, msgspec.Meta(ge=0, le=86400, description="Seconds.")] = 600.0
+
+class ProtectionWait(Model, frozen=True, kw_only=True):
+    """How long to wait for an object to reach the household's target protection.
+
+    One request waits at most `MAX_WAIT` seconds (a long poll); ask again to wait longer.
+    """
+
+    timeout: Annotated[
+        float, msgspec.Meta(ge=0, le=MAX_WAIT, description="Seconds, at most 60.")
+    ] = MAX_WAIT
 
 
 # -- responses -------------------------------------------------------------------------

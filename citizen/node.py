@@ -34,6 +34,7 @@ from citizen.backup.service import BackupService
 from citizen.config import DB_NAME, LOCK_NAME, SOCKET_NAME, TOKEN_NAME, Config, load_config
 from citizen.docs.service import DocsService
 from citizen.errors import CitizenError
+from citizen.folders.index import DocFolderIndex, folders_doc_id
 from citizen.folders.service import FolderService
 from citizen.friends.pairing import Me
 from citizen.friends.service import FriendsService
@@ -255,7 +256,7 @@ class Node:
             self.household_key,
             net=net,
             peers=peers,
-            internal=(index_doc_id(self.cert.household),),
+            internal=(index_doc_id(household), folders_doc_id(household)),
         )
         self.backup = BackupService(
             BackupStore(db),
@@ -313,7 +314,12 @@ class Node:
         self.api.services["household"] = self.household
         self.api.services["objects"] = self.objects
         # folders store file contents as objects, through the objects service's public calls
-        self.folders = FolderService(FolderStore(db), self.objects, str(self.cert.device))
+        self.folders = FolderService(
+            FolderStore(db),
+            DocFolderIndex(doc_store, self.docs.cache, household),
+            self.objects,
+            str(self.cert.device),
+        )
         self.api.services["folders"] = self.folders
         self.api.services["daemon"] = DaemonInfo(self.data_dir, self.config)
 

@@ -27,6 +27,7 @@ __all__ = [
     "Seen",
     "Version",
     "changes",
+    "check_folder_name",
     "display_path",
     "latest_of",
     "object_name",
@@ -34,12 +35,14 @@ __all__ = [
     "path_arg",
     "safe_parts",
     "select_at",
+    "version_fields",
 ]
 
 #: written into the root at `folder add`; a scan that misses it pauses the folder
 MARKER = b".citizen-folder"
 #: gitignore rules for the folder, at its root
 IGNORE_FILE = b".citizenignore"
+MAX_NAME = 64
 MODES: tuple[FolderMode, ...] = ("backup",)
 
 
@@ -141,3 +144,32 @@ def object_name(path: bytes) -> str:
     out = "".join("_" if ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 else ch for ch in base)
     out = out[:255]
     return "_" if out in ("", ".", "..") else out
+
+
+def version_fields(v: Version) -> dict[str, object]:
+    return {
+        "path": display_path(v.path),
+        "path_hex": v.path.hex(),
+        "kind": v.kind,
+        "object_id": v.object_id,
+        "size": v.size,
+        "mtime_ns": v.mtime_ns,
+        "mode": v.mode,
+        "content_hash": v.content_hash.hex() if v.content_hash is not None else None,
+        "target": display_path(v.target) if v.target is not None else None,
+        "deleted": v.deleted,
+        "device": v.device,
+        "at_ns": v.at_ns,
+    }
+
+
+def check_folder_name(name: str) -> str:
+    """Raises: UsageError, for a name that is empty, too long, or has a separator or control."""
+    if not name or len(name) > MAX_NAME or name in (".", "..") or name.strip() != name:
+        raise UsageError(
+            f"'{name[:80]}' is not a folder name.",
+            f"Give --name with 1 to {MAX_NAME} characters, e.g. Photos.",
+        )
+    if any(ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise UsageError(f"The folder name '{name}' has a separator or control character.", "")
+    return name

@@ -168,3 +168,16 @@ def _file(
         digest, st = hashed
     out.cache[rel] = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
     out.seen[rel] = Seen("file", st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode), digest)
+
+
+def write_marker(root: bytes, name: str, marker: str) -> None:
+    path = os.path.join(root, MARKER)
+    text = (
+        "This directory is a Citizen Cloud folder. Keep this file: a folder whose marker\n"
+        "is gone (an unmounted disk) is paused instead of recorded as deleted.\n"
+        f"folder = {name}\nmarker = {marker}\n"
+    )
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())

@@ -13,8 +13,10 @@ the folder with an error (recording nothing) when either is gone.
 Each new content is stored once per household as an object through
 `FolderObjects` (the objects service, handed in by the composition root):
 the keyed content hash maps to the object, so a second file with the same
-bytes, or a file renamed, costs nothing. The version history is kept in
-SQLite on this device (`citizen.store.folders`).
+bytes, or a file renamed, costs nothing. The versions go to the folder
+index doc (`FolderIndex`: `citizen.folders.index`), which replicates to the
+household's other devices; this device's folders, scan caches and content
+map stay in SQLite (`citizen.store.folders`).
 """
 
 from __future__ import annotations
@@ -24,11 +26,10 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import trio
-import watchfiles
 
 from citizen.errors import CitizenError, FolderPathError, NotFoundError, UsageError
 from citizen.folders.records import (
@@ -38,14 +39,26 @@ from citizen.folders.records import (
     Seen,
     Version,
     changes,
+    check_folder_name,
     display_path,
     latest_of,
     object_name,
     parse_time,
     select_at,
+    version_fields,
 )
 from citizen.folders.restore import restore_tree
-from citizen.folders.scan import CHUNK, Opener, keyed_hash, marker_problem, open_file, stable, walk
+from citizen.folders.scan import (
+    CHUNK,
+    Opener,
+    keyed_hash,
+    marker_problem,
+    open_file,
+    stable,
+    walk,
+    write_marker,
+)
+from citizen.folders.watch import watch_folder
 from citizen.store.folders import FolderStore
 
 if TYPE_CHECKING:
@@ -54,9 +67,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RESCAN_EVERY = 3600.0
-MAX_NAME = 64
 UPLOAD_RETRIES = 3
-WATCH_DEBOUNCE_MS = 500
 
 
 class FolderObjects(Protocol):
@@ -73,29 +84,34 @@ class FolderObjects(Protocol):
     async def list(self) -> builtins.list[dict[str, object]]: ...
 
 
+class FolderIndex(Protocol):
+    """Where versions live: the folder index doc (`citizen.folders.index.DocFolderIndex`)."""
+
+    async def secret(self) -> bytes: ...
+
+    async def root_of(self, name: str) -> bytes | None: ...
+
+    async def names(self) -> builtins.list[str]: ...
+
+    async def versions(self, name: str, path: bytes | None = None) -> builtins.list[Version]: ...
+
+    async def record(self, f: Folder, device: str, versions: Iterable[Version]) -> None: ...
+
+    async def forget(self, name: str) -> None: ...
+
+
 #: what happened to a folder, as /v1/events reports it
 FolderChange = Literal["added", "changed", "paused", "resumed", "removed", "restored"]
 #: told (folder name, what happened, the error if it paused on one)
 Listener = Callable[[str, FolderChange, str], None]
 
 
-def check_folder_name(name: str) -> str:
-    """Raises: UsageError, for a name that is empty, too long, or has a separator or control."""
-    if not name or len(name) > MAX_NAME or name in (".", "..") or name.strip() != name:
-        raise UsageError(
-            f"'{name[:80]}' is not a folder name.",
-            f"Give --name with 1 to {MAX_NAME} characters, e.g. Photos.",
-        )
-    if any(ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise UsageError(f"The folder name '{name}' has a separator or control character.", "")
-    return name
-
-
 class FolderService:
     """This device's folders.
 
     Args:
-        store: folders, the scan cache and versions in SQLite.
+        store: this device's folders, their scan caches and content → object, in SQLite.
+        index: every folder's versions (the folder index doc).
         objects: where file contents are stored (see `FolderObjects`).
         device: this device's ID, recorded in every version.
         rescan_every: seconds between full rescans of every active folder.
@@ -106,6 +122,7 @@ class FolderService:
     def __init__(
         self,
         store: FolderStore,
+        index: FolderIndex,
         objects: FolderObjects,
         device: str,
         *,
@@ -114,6 +131,7 @@ class FolderService:
         watch: bool = True,
     ) -> None:
         self.store = store
+        self.index = index
         self.objects = objects
         self.device = device
         self.rescan_every = rescan_every
@@ -188,35 +206,25 @@ class FolderService:
             scope.cancel()
 
     async def _watch(self, name: str, root: bytes, scope: trio.CancelScope) -> None:
-        """Mark the folder due on every filesystem event, until cancelled.
-
-        The Rust watcher fails on an event for a name that is not UTF-8
-        ("Unable to decode path"): that failure is an event too (the folder is
-        marked due) and the watcher is started again, after a pause that
-        grows while it keeps failing. A root that is gone ends the watching;
-        the next scan pauses the folder.
-        """
-        failures = 0
         with scope:
-            while os.path.isdir(root):
-                try:
-                    async for _changes in watchfiles.awatch(
-                        os.fsdecode(root),
-                        watch_filter=None,
-                        debounce=WATCH_DEBOUNCE_MS,
-                        rust_timeout=500,  # a cancelled watch ends within this many ms
-                        ignore_permission_denied=True,
-                    ):
-                        failures = 0
-                        self._want_scan(name)
-                except Exception as exc:
-                    failures += 1
-                    self._want_scan(name)
-                    if failures in (1, 10):
-                        log.info("folder %s: watcher restarted after %s", name, _leaf(exc))
-                    await trio.sleep(min(60.0, 0.25 * 2 ** min(failures, 8)))
+            await watch_folder(root, lambda: self._want_scan(name), name)
         if self._watchers.get(name) is scope:
             del self._watchers[name]
+
+    async def _readable(self, name: str) -> bytes:
+        """The folder's root, here or (a folder another device added) as the index has it.
+
+        Raises:
+            NotFoundError: neither this device nor the index knows the folder.
+        """
+        f = await self.store.folder(name)
+        if f is not None:
+            return f.root
+        root = await self.index.root_of(name)
+        if root is None:
+            await self._need(name)  # raises, listing the folders there are
+        assert root is not None
+        return root
 
     # -- config -------------------------------------------------------------------------
 
@@ -258,7 +266,7 @@ class FolderService:
                     "A directory belongs to one folder; remove the other first.",
                 )
         marker = secrets.token_hex(8)
-        await trio.to_thread.run_sync(_write_marker, root, name, marker)
+        await trio.to_thread.run_sync(write_marker, root, name, marker)
         old = await self.store.folder(name)
         f = Folder(
             name=name,
@@ -284,7 +292,7 @@ class FolderService:
         return await self._info(await self._need(name))
 
     async def _info(self, f: Folder) -> dict[str, object]:
-        versions = await self.store.versions(f.name)
+        versions = await self.index.versions(f.name)
         now = latest_of(versions)
         live = [v for v in now.values() if not v.deleted]
         ids = {v.object_id for v in live if v.object_id is not None}
@@ -351,7 +359,15 @@ class FolderService:
         removed: list[str] = []
         if forget:
             async with self._lock(name):
-                for object_id in await self.store.forget(name):
+                mine = {v.object_id for v in await self.index.versions(name)}
+                others: set[str | None] = set()
+                for other in await self.index.names():
+                    if other != name:
+                        others.update(v.object_id for v in await self.index.versions(other))
+                gone = sorted(o for o in mine - others if o is not None)
+                await self.index.forget(name)
+                await self.store.forget(name, gone)
+                for object_id in gone:
                     try:
                         await self.objects.remove(object_id)
                         removed.append(object_id)
@@ -396,10 +412,10 @@ class FolderService:
             log.warning("folder %s paused: %s", f.name, problem)
             self._notify(f.name, "paused", problem)
             return report | {"paused": True, "error": problem, **_counts()}
-        secret = await self.store.secret()
+        secret = await self.index.secret()
         cache = await self.store.cache(f.name)
         found = await trio.to_thread.run_sync(walk, f.root, cache, secret, self.opener)
-        latest = latest_of(await self.store.versions(f.name))
+        latest = latest_of(await self.index.versions(f.name))
         changed, deleted = changes(latest, found.seen)
         keep = set(found.busy) | set(found.unreadable)
         deleted = [p for p in deleted if p not in keep and not _under(p, keep)]
@@ -422,7 +438,9 @@ class FolderService:
                 path, was.kind, None, 0, was.mtime_ns, was.mode, None, None, True, self.device, now
             )
             versions.append(gone)
-        await self.store.record_scan(f.name, versions, found.cache, int(time.time()))
+        # versions first: a crash before the cache is saved only costs a re-read next time
+        await self.index.record(f, self.device, versions)
+        await self.store.save_scan(f.name, found.cache, int(time.time()))
         counts = _counts(
             files=sum(s.kind == "file" for s in found.seen.values()),
             read=found.read,
@@ -509,8 +527,8 @@ class FolderService:
         Raises:
             NotFoundError: no such folder, or the path was never in it.
         """
-        await self._need(name)
-        versions = await self.store.versions(name, path)
+        await self._readable(name)
+        versions = await self.index.versions(name, path)
         if not versions:
             raise NotFoundError(
                 f"The folder '{name}' never had '{display_path(path)}'.",
@@ -536,15 +554,15 @@ class FolderService:
             FolderPathError, FolderExistsError: see `restore.check_tree`.
             UsageError: `at` is not a time.
         """
-        f = await self._need(name)
+        root = await self._readable(name)
         at_ns = parse_time(at) if at else None
-        tree = select_at(await self.store.versions(name), at_ns, paths or ())
+        tree = select_at(await self.index.versions(name), at_ns, paths or ())
         if not tree:
             raise NotFoundError(
                 f"The folder '{name}' had nothing{' there' if paths else ''} at that time.",
                 "See `citizen folder history NAME PATH` for the times it has.",
             )
-        target = os.fsencode(to) if to else f.root
+        target = os.fsencode(to) if to else root
         if not os.path.isabs(target):
             raise FolderPathError(f"{to} is not an absolute path.", "Give --to an absolute path.")
 
@@ -552,7 +570,7 @@ class FolderService:
             _entry, chunks = await self.objects.open_read(object_id)
             return chunks
 
-        report = await restore_tree(target, tree, read, await self.store.secret(), force=force)
+        report = await restore_tree(target, tree, read, await self.index.secret(), force=force)
         self._notify(name, "restored")
         return {
             "name": name,
@@ -563,30 +581,6 @@ class FolderService:
             "links": report.links,
             "bytes": report.bytes,
         }
-
-
-def version_fields(v: Version) -> dict[str, object]:
-    return {
-        "path": display_path(v.path),
-        "path_hex": v.path.hex(),
-        "kind": v.kind,
-        "object_id": v.object_id,
-        "size": v.size,
-        "mtime_ns": v.mtime_ns,
-        "mode": v.mode,
-        "content_hash": v.content_hash.hex() if v.content_hash is not None else None,
-        "target": display_path(v.target) if v.target is not None else None,
-        "deleted": v.deleted,
-        "device": v.device,
-        "at_ns": v.at_ns,
-    }
-
-
-def _leaf(exc: BaseException) -> str:
-    """The first error inside exception groups, as text for the log."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _counts(**counts: int) -> dict[str, int]:
@@ -601,16 +595,3 @@ def _under(path: bytes, dirs: set[bytes]) -> bool:
 def _overlaps(a: bytes, b: bytes) -> bool:
     a, b = a.rstrip(b"/") + b"/", b.rstrip(b"/") + b"/"
     return a.startswith(b) or b.startswith(a)
-
-
-def _write_marker(root: bytes, name: str, marker: str) -> None:
-    path = os.path.join(root, MARKER)
-    text = (
-        "This directory is a Citizen Cloud folder. Keep this file: a folder whose marker\n"
-        "is gone (an unmounted disk) is paused instead of recorded as deleted.\n"
-        f"folder = {name}\nmarker = {marker}\n"
-    )
-    with open(path, "w", encoding="utf-8") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())

@@ -1,26 +1,20 @@
-"""Folders in SQLite: their config and state, the scan cache, every version, content → object.
+"""This device's folders in SQLite: their config and state, the scan cache, content → object.
 
 Schema: ``0015_folders.sql``. Paths are BLOBs (bytes relative to the folder
 root). The scan cache maps (path, size, mtime_ns, inode) to the content's
 keyed hash, so a scan never reads an unchanged file again; `folder_contents`
-maps a keyed hash to the one object that holds that content for the
-household.
+maps a keyed hash to the one object that holds that content. The versions
+are in the folder index doc (`citizen.folders.index`).
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections.abc import Iterable
 
 from citizen.store.db import Database
-from citizen.store.folder_records import Folder, FolderMode, FolderState, Kind, Version
+from citizen.store.folder_records import Folder, FolderMode, FolderState
 
 _FOLDER_COLS = "name, root, mode, state, error, added_at, last_scan, marker"
-_VERSION_COLS = (
-    "path, kind, object_id, size, mtime_ns, mode, content_hash, target, deleted, device, at_ns, id"
-)
-
 #: (size, mtime_ns, inode, keyed hash) of a file as last read
 CacheRow = tuple[int, int, int, bytes]
 
@@ -52,37 +46,6 @@ def _state(text: str) -> FolderState:
         case "active" | "paused" | "removed":
             return text
     raise AssertionError(text)
-
-
-def _kind(text: str) -> Kind:
-    match text:
-        case "file" | "dir" | "link":
-            return text
-    raise AssertionError(text)
-
-
-def _version(row: tuple[object, ...]) -> Version:
-    path, kind, oid, size, mtime, mode, chash, target, deleted, device, at, vid = row
-    assert isinstance(path, bytes) and isinstance(kind, str) and isinstance(device, str)
-    assert isinstance(size, int) and isinstance(mtime, int) and isinstance(mode, int)
-    assert isinstance(at, int) and isinstance(vid, int) and isinstance(deleted, int)
-    assert oid is None or isinstance(oid, str)
-    assert chash is None or isinstance(chash, bytes)
-    assert target is None or isinstance(target, bytes)
-    return Version(
-        path=path,
-        kind=_kind(kind),
-        object_id=oid,
-        size=size,
-        mtime_ns=mtime,
-        mode=mode,
-        content_hash=chash,
-        target=target,
-        deleted=bool(deleted),
-        device=device,
-        at_ns=at,
-        id=vid,
-    )
 
 
 class FolderStore:
@@ -131,30 +94,16 @@ class FolderStore:
 
         await self.db.transaction(q)
 
-    async def forget(self, name: str) -> list[str]:
-        """Delete the folder, its cache and versions; the objects no other folder uses."""
+    async def forget(self, name: str, objects: list[str]) -> None:
+        """Delete the folder and its cache, and `objects` from the content map."""
 
-        def q(c: sqlite3.Connection) -> list[str]:
-            mine = {
-                r[0]
-                for r in c.execute(
-                    "SELECT DISTINCT object_id FROM folder_versions"
-                    " WHERE folder = ? AND object_id IS NOT NULL",
-                    (name,),
-                )
-            }
+        def q(c: sqlite3.Connection) -> None:
             c.execute("DELETE FROM folders WHERE name = ?", (name,))
-            still = {
-                r[0]
-                for r in c.execute(
-                    "SELECT DISTINCT object_id FROM folder_versions WHERE object_id IS NOT NULL"
-                )
-            }
-            gone = sorted(mine - still)
-            c.executemany("DELETE FROM folder_contents WHERE object_id = ?", [(o,) for o in gone])
-            return gone
+            c.executemany(
+                "DELETE FROM folder_contents WHERE object_id = ?", [(o,) for o in objects]
+            )
 
-        return await self.db.transaction(q)
+        await self.db.transaction(q)
 
     # -- scan cache -----------------------------------------------------------------------
 
@@ -169,53 +118,10 @@ class FolderStore:
 
         return await self.db.run(q)
 
-    # -- versions -----------------------------------------------------------------------
-
-    async def versions(self, folder: str, path: bytes | None = None) -> list[Version]:
-        """Every version in the folder (or of one path), oldest first."""
-
-        def q(c: sqlite3.Connection) -> list[Version]:
-            sql = f"SELECT {_VERSION_COLS} FROM folder_versions WHERE folder = ?"
-            args: tuple[object, ...] = (folder,)
-            if path is not None:
-                sql += " AND path = ?"
-                args = (folder, path)
-            return [_version(r) for r in c.execute(sql + " ORDER BY at_ns, id", args)]
-
-        return await self.db.run(q)
-
-    async def record_scan(
-        self,
-        folder: str,
-        versions: Iterable[Version],
-        cache: dict[bytes, CacheRow],
-        scanned_at: int,
-    ) -> None:
-        """Append `versions`, replace the folder's scan cache with `cache`, note the scan time."""
+    async def save_scan(self, folder: str, cache: dict[bytes, CacheRow], scanned_at: int) -> None:
+        """Replace the folder's scan cache with `cache` and note when it was scanned."""
 
         def q(c: sqlite3.Connection) -> None:
-            c.executemany(
-                "INSERT INTO folder_versions (folder, path, kind, object_id, size, mtime_ns, mode,"
-                " content_hash, target, deleted, device, at_ns) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        folder,
-                        v.path,
-                        v.kind,
-                        v.object_id,
-                        v.size,
-                        v.mtime_ns,
-                        v.mode,
-                        v.content_hash,
-                        v.target,
-                        int(v.deleted),
-                        v.device,
-                        v.at_ns,
-                    )
-                    for v in versions
-                ],
-            )
             c.execute("DELETE FROM folder_scan_cache WHERE folder = ?", (folder,))
             c.executemany(
                 "INSERT INTO folder_scan_cache (folder, path, size, mtime_ns, inode, content_hash)"
@@ -245,13 +151,3 @@ class FolderStore:
             )
 
         await self.db.transaction(q)
-
-    async def secret(self) -> bytes:
-        """The household's key for content hashes (made once, 32 random bytes)."""
-
-        def q(c: sqlite3.Connection) -> bytes:
-            c.execute("INSERT OR IGNORE INTO folder_secret VALUES (1, ?)", (os.urandom(32),))
-            row = c.execute("SELECT secret FROM folder_secret WHERE id = 1").fetchone()
-            return bytes(row[0])
-
-        return await self.db.transaction(q)

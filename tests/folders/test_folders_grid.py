@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from citizen.testing.grid import open_grid
+from citizen.errors import NotFoundError
+from citizen.testing.grid import GridNode, open_grid
 
 CONFIG = {"segment_size": 64 * 1024}
 
@@ -44,3 +45,37 @@ async def test_folder_files_reach_friends_and_restore_from_them(tmp_path: Path) 
         assert done_restore["files"] == 2
         assert (out / "2024" / "cat.jpg").read_bytes() == b"\x89cat" * 40_000
         assert (out / "dog.jpg").read_bytes() == b"woof" * 1000
+
+
+async def test_the_folder_index_reaches_another_device_which_restores(tmp_path: Path) -> None:
+    root = tmp_path / "Docs"
+    root.mkdir()
+    (root / "plan.txt").write_bytes(b"the plan, version one")
+    async with open_grid(
+        2, tmp_path, names=["pi", "friend"], pairing="star", config=CONFIG
+    ) as grid:
+        pi = grid.nodes[0]
+        laptop = await grid.enroll(pi, "laptop")
+        await pi.node.folders.add(str(root))
+        await pi.node.folders.scan("Docs")
+        [v] = await pi.node.folders.history("Docs", b"plan.txt")
+        await pi.objects.wait_protected(str(v["object_id"]), 60)
+
+        async def on_laptop() -> object:
+            try:
+                return await laptop.node.folders.history("Docs", b"plan.txt")
+            except NotFoundError:
+                return None
+
+        # the index doc replicated: the laptop, which never scanned it, has the history
+        assert await grid.wait_until(on_laptop, "the folder index on the laptop")
+        await grid.wait_until(
+            lambda: _has_object(laptop, str(v["object_id"])), "the object's manifest"
+        )
+        out = tmp_path / "on-laptop"
+        await laptop.node.folders.restore("Docs", to=str(out))
+        assert (out / "plan.txt").read_bytes() == b"the plan, version one"
+
+
+async def _has_object(node: GridNode, object_id: str) -> bool:
+    return any(o["object_id"] == object_id for o in await node.objects.list())

@@ -18,10 +18,13 @@ from typing import BinaryIO
 import pytest
 
 from citizen.errors import FolderExistsError, NotFoundError, UsageError
+from citizen.folders.index import DocFolderIndex
 from citizen.folders.records import MARKER
 from citizen.folders.scan import open_file
 from citizen.folders.service import FolderService
+from citizen.ids import HouseholdId
 from citizen.store.db import Database
+from citizen.store.docs import DocCache, DocStore
 from citizen.store.folders import FolderStore
 
 
@@ -98,7 +101,11 @@ def _tree(root: Path) -> Path:
 
 def _service(db: Database, reads: Reads | None = None) -> tuple[FolderService, FakeObjects]:
     objects = FakeObjects()
-    svc = FolderService(FolderStore(db), objects, "dev1", opener=reads or open_file, watch=False)
+    docs = DocStore(db)
+    index = DocFolderIndex(docs, DocCache(docs), HouseholdId("household"))
+    svc = FolderService(
+        FolderStore(db), index, objects, "dev1", opener=reads or open_file, watch=False
+    )
     return svc, objects
 
 

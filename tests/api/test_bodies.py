@@ -59,6 +59,9 @@ def test_an_answer_that_fits_is_encoded_as_it_came() -> None:
         "local": True,
         "placement": {"0": "HH2"},
         "bad": {},
+        "protection": "local only",
+        "survives": None,
+        "target_survives": 0,
     }
     assert msgspec.json.decode(encode_as(ref, ObjectRef)) == ref
 

@@ -36,6 +36,7 @@ STATUS = {
     "listen": ["/ip4/127.0.0.1/tcp/1"],
     "uptime_s": 1,
     "friends": 0,
+    "friends_online": 0,
     "offline": True,
     "recovering": False,
     "pid": 7,

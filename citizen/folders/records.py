@@ -29,11 +29,15 @@ __all__ = [
     "changes",
     "check_folder_name",
     "display_path",
+    "folder_summary",
+    "is_under",
     "latest_of",
     "object_name",
+    "overlaps",
     "parse_time",
     "path_arg",
     "safe_parts",
+    "scan_counts",
     "select_at",
     "version_fields",
 ]
@@ -173,3 +177,49 @@ def check_folder_name(name: str) -> str:
     if any(ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise UsageError(f"The folder name '{name}' has a separator or control character.", "")
     return name
+
+
+def folder_summary(
+    f: Folder, versions: Iterable[Version], objects: Iterable[Mapping[str, object]]
+) -> dict[str, object]:
+    """`folder status`: the folder and what it holds now, its objects counted by protection."""
+    listed = list(versions)
+    now = latest_of(listed)
+    live = [v for v in now.values() if not v.deleted]
+    ids = {v.object_id for v in live if v.object_id is not None}
+    protection: dict[str, int] = {}
+    for o in objects:
+        if o.get("object_id") in ids:
+            state = str(o.get("protection", "local only"))
+            protection[state] = protection.get(state, 0) + 1
+    return {
+        "name": f.name,
+        "path": os.fsdecode(f.root),
+        "mode": f.mode,
+        "state": f.state,
+        "error": f.error,
+        "added_at": f.added_at,
+        "last_scan": f.last_scan,
+        "files": sum(v.kind == "file" for v in live),
+        "dirs": sum(v.kind == "dir" for v in live),
+        "links": sum(v.kind == "link" for v in live),
+        "bytes": sum(v.size for v in live if v.kind == "file"),
+        "versions": len(listed),
+        "deleted": sum(v.deleted for v in now.values()),
+        "objects": len(ids),
+        "protection": protection,
+    }
+
+
+def scan_counts(**counts: int) -> dict[str, int]:
+    keys = ("files", "read", "changed", "deleted", "busy", "unreadable")
+    return {k: counts.get(k, 0) for k in keys}
+
+
+def is_under(path: bytes, dirs: set[bytes]) -> bool:
+    return any(path.startswith(d + b"/") for d in dirs)
+
+
+def overlaps(a: bytes, b: bytes) -> bool:
+    a, b = a.rstrip(b"/") + b"/", b.rstrip(b"/") + b"/"
+    return a.startswith(b) or b.startswith(a)

@@ -41,9 +41,13 @@ from citizen.folders.records import (
     changes,
     check_folder_name,
     display_path,
+    folder_summary,
+    is_under,
     latest_of,
     object_name,
+    overlaps,
     parse_time,
+    scan_counts,
     select_at,
     version_fields,
 )
@@ -230,6 +234,12 @@ class FolderService:
 
     async def _need(self, name: str) -> Folder:
         f = await self.store.folder(name)
+        if f is None and await self.index.root_of(name) is not None:
+            raise UsageError(
+                f"The folder '{name}' is not watched on this device (it was added on another"
+                " one, or here before a recovery): its history and restore work here.",
+                f"To protect a copy of it here: citizen folder add PATH --name {name}.",
+            )
         if f is None:
             names = ", ".join(x.name for x in await self.store.folders()) or "none yet"
             raise NotFoundError(
@@ -260,7 +270,7 @@ class FolderService:
         for other in await self.store.folders():
             if other.name == name and other.state != "removed":
                 raise UsageError(f"There is a folder named '{name}' already.", "Pick --name.")
-            if other.state != "removed" and _overlaps(other.root, root):
+            if other.state != "removed" and overlaps(other.root, root):
                 raise FolderPathError(
                     f"{path} overlaps the folder '{other.name}' ({os.fsdecode(other.root)}).",
                     "A directory belongs to one folder; remove the other first.",
@@ -285,40 +295,30 @@ class FolderService:
         return await self.info(name)
 
     async def list(self) -> builtins.list[dict[str, object]]:
-        return [await self._info(f) for f in await self.store.folders()]
+        """This device's folders, then those only the index knows (state ``elsewhere``)."""
+        here = await self.store.folders()
+        listed = [await self._info(f) for f in here]
+        mine = {f.name for f in here}
+        for name in await self.index.names():
+            if name not in mine:
+                listed.append(await self._info(await self._elsewhere(name)))
+        return listed
 
     async def info(self, name: str) -> dict[str, object]:
-        """Raises: NotFoundError, for no such folder."""
-        return await self._info(await self._need(name))
+        """Raises: NotFoundError, for a folder neither here nor in the index."""
+        f = await self.store.folder(name)
+        if f is None and await self.index.root_of(name) is not None:
+            f = await self._elsewhere(name)
+        return await self._info(f if f is not None else await self._need(name))
+
+    async def _elsewhere(self, name: str) -> Folder:
+        """A folder another device added (or this one before it was recovered)."""
+        root = await self.index.root_of(name) or b""
+        return Folder(name, root, "backup", "elsewhere", "", 0, None, "")
 
     async def _info(self, f: Folder) -> dict[str, object]:
         versions = await self.index.versions(f.name)
-        now = latest_of(versions)
-        live = [v for v in now.values() if not v.deleted]
-        ids = {v.object_id for v in live if v.object_id is not None}
-        protection: dict[str, int] = {}
-        if ids:
-            for o in await self.objects.list():
-                if o.get("object_id") in ids:
-                    state = str(o.get("protection", "local only"))
-                    protection[state] = protection.get(state, 0) + 1
-        return {
-            "name": f.name,
-            "path": os.fsdecode(f.root),
-            "mode": f.mode,
-            "state": f.state,
-            "error": f.error,
-            "added_at": f.added_at,
-            "last_scan": f.last_scan,
-            "files": sum(v.kind == "file" for v in live),
-            "dirs": sum(v.kind == "dir" for v in live),
-            "links": sum(v.kind == "link" for v in live),
-            "bytes": sum(v.size for v in live if v.kind == "file"),
-            "versions": len(versions),
-            "deleted": sum(v.deleted for v in now.values()),
-            "objects": len(ids),
-            "protection": protection,
-        }
+        return folder_summary(f, versions, await self.objects.list() if versions else [])
 
     async def pause(self, name: str) -> dict[str, object]:
         f = await self._need(name)
@@ -411,14 +411,14 @@ class FolderService:
             self._stop_watch(f.name)
             log.warning("folder %s paused: %s", f.name, problem)
             self._notify(f.name, "paused", problem)
-            return report | {"paused": True, "error": problem, **_counts()}
+            return report | {"paused": True, "error": problem, **scan_counts()}
         secret = await self.index.secret()
         cache = await self.store.cache(f.name)
         found = await trio.to_thread.run_sync(walk, f.root, cache, secret, self.opener)
         latest = latest_of(await self.index.versions(f.name))
         changed, deleted = changes(latest, found.seen)
         keep = set(found.busy) | set(found.unreadable)
-        deleted = [p for p in deleted if p not in keep and not _under(p, keep)]
+        deleted = [p for p in deleted if p not in keep and not is_under(p, keep)]
         now = time.time_ns()
         versions: list[Version] = []
         busy = list(found.busy)
@@ -441,7 +441,7 @@ class FolderService:
         # versions first: a crash before the cache is saved only costs a re-read next time
         await self.index.record(f, self.device, versions)
         await self.store.save_scan(f.name, found.cache, int(time.time()))
-        counts = _counts(
+        counts = scan_counts(
             files=sum(s.kind == "file" for s in found.seen.values()),
             read=found.read,
             changed=sum(not v.deleted for v in versions),
@@ -581,17 +581,3 @@ class FolderService:
             "links": report.links,
             "bytes": report.bytes,
         }
-
-
-def _counts(**counts: int) -> dict[str, int]:
-    keys = ("files", "read", "changed", "deleted", "busy", "unreadable")
-    return {k: counts.get(k, 0) for k in keys}
-
-
-def _under(path: bytes, dirs: set[bytes]) -> bool:
-    return any(path.startswith(d + b"/") for d in dirs)
-
-
-def _overlaps(a: bytes, b: bytes) -> bool:
-    a, b = a.rstrip(b"/") + b"/", b.rstrip(b"/") + b"/"
-    return a.startswith(b) or b.startswith(a)

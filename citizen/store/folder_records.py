@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["file", "dir", "link"]
-FolderState = Literal["active", "paused", "removed"]
+FolderState = Literal["active", "paused", "removed", "elsewhere"]
 FolderMode = Literal["backup"]
 
 

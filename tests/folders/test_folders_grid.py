@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from citizen.errors import NotFoundError
+import pytest
+
+from citizen.errors import NotFoundError, UsageError
 from citizen.testing.grid import GridNode, open_grid
 
 CONFIG = {"segment_size": 64 * 1024}
@@ -72,6 +74,10 @@ async def test_the_folder_index_reaches_another_device_which_restores(tmp_path: 
         await grid.wait_until(
             lambda: _has_object(laptop, str(v["object_id"])), "the object's manifest"
         )
+        [listed] = await laptop.node.folders.list()
+        assert (listed["name"], listed["state"], listed["files"]) == ("Docs", "elsewhere", 1)
+        with pytest.raises(UsageError, match="not watched on this device"):
+            await laptop.node.folders.scan("Docs")
         out = tmp_path / "on-laptop"
         await laptop.node.folders.restore("Docs", to=str(out))
         assert (out / "plan.txt").read_bytes() == b"the plan, version one"

@@ -9,7 +9,7 @@ import msgspec
 from citizen.api.models.base import Model, Text, UnixTime
 
 FolderMode = Literal["backup"]
-FolderState = Literal["active", "paused", "removed"]
+FolderState = Literal["active", "paused", "removed", "elsewhere"]
 FolderKind = Literal["file", "dir", "link"]
 
 #: the `{name}` path parameter
@@ -66,7 +66,11 @@ class FolderInfo(Model, frozen=True, kw_only=True, omit_defaults=False):
     mode: FolderMode
     state: Annotated[
         FolderState,
-        msgspec.Meta(description='"paused" by the user or by an error (see `error`).'),
+        msgspec.Meta(
+            description='"paused" by the user or by an error (see `error`); "elsewhere": only'
+            " in the folder index (added on another device, or here before a recovery):"
+            " history and restore work, nothing is watched here."
+        ),
     ]
     error: str
     added_at: UnixTime

@@ -319,6 +319,7 @@ class Node:
             DocFolderIndex(doc_store, self.docs.cache, household),
             self.objects,
             str(self.cert.device),
+            data_dir=os.fsencode(self.data_dir),
         )
         self.api.services["folders"] = self.folders
         self.api.services["daemon"] = DaemonInfo(self.data_dir, self.config)

@@ -28,6 +28,7 @@ __all__ = [
     "Version",
     "changes",
     "check_folder_name",
+    "check_root",
     "display_path",
     "folder_summary",
     "is_under",
@@ -47,6 +48,8 @@ MARKER = b".citizen-folder"
 #: gitignore rules for the folder, at its root
 IGNORE_FILE = b".citizenignore"
 MAX_NAME = 64
+#: never a folder: the kernel's, devices and run state
+SYSTEM_TREES = (b"/proc", b"/sys", b"/dev", b"/run")
 MODES: tuple[FolderMode, ...] = ("backup",)
 
 
@@ -223,3 +226,22 @@ def is_under(path: bytes, dirs: set[bytes]) -> bool:
 def overlaps(a: bytes, b: bytes) -> bool:
     a, b = a.rstrip(b"/") + b"/", b.rstrip(b"/") + b"/"
     return a.startswith(b) or b.startswith(a)
+
+
+def check_root(path: str, root: bytes, data_dir: bytes | None) -> None:
+    """Refuse a folder root that is not household data (`root` is resolved, absolute).
+
+    Raises:
+        FolderPathError: the whole disk, a system tree, or holding or inside the data dir.
+    """
+    if root == b"/" or any(root == d or root.startswith(d + b"/") for d in SYSTEM_TREES):
+        raise FolderPathError(
+            f"{path} is not household data (the whole disk or a system directory).",
+            "Add the directories to protect, e.g. ~/Photos or /srv/documents.",
+        )
+    if data_dir is not None and overlaps(root, data_dir):
+        raise FolderPathError(
+            f"{path} holds or is inside this daemon's data dir ({os.fsdecode(data_dir)}):"
+            " it would back up its own objects.",
+            "Add a directory outside the data dir.",
+        )

@@ -40,6 +40,7 @@ from citizen.folders.records import (
     Version,
     changes,
     check_folder_name,
+    check_root,
     display_path,
     folder_summary,
     is_under,
@@ -121,6 +122,7 @@ class FolderService:
         rescan_every: seconds between full rescans of every active folder.
         opener: how a file is opened for reading (tests count reads through it).
         watch: False: periodic rescans only (no filesystem events).
+        data_dir: the daemon's data dir, which no folder may hold or be inside.
     """
 
     def __init__(
@@ -133,6 +135,7 @@ class FolderService:
         rescan_every: float = RESCAN_EVERY,
         opener: Opener = open_file,
         watch: bool = True,
+        data_dir: bytes | None = None,
     ) -> None:
         self.store = store
         self.index = index
@@ -142,6 +145,7 @@ class FolderService:
         self.opener = opener
         self._listeners: list[Listener] = []
         self.watch = watch
+        self.data_dir = os.path.realpath(data_dir) if data_dir is not None else None
         self._locks: dict[str, trio.Lock] = {}
         self._due: set[str] = set()
         self._wake = trio.Event()
@@ -266,6 +270,7 @@ class FolderService:
                 "Give the absolute path of an existing directory.",
             )
         root = os.path.realpath(root)
+        check_root(path, root, self.data_dir)
         name = check_folder_name(name if name is not None else os.fsdecode(os.path.basename(root)))
         for other in await self.store.folders():
             if other.name == name and other.state != "removed":

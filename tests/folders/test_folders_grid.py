@@ -78,6 +78,8 @@ async def test_the_folder_index_reaches_another_device_which_restores(tmp_path: 
         assert (listed["name"], listed["state"], listed["files"]) == ("Docs", "elsewhere", 1)
         with pytest.raises(UsageError, match="not watched on this device"):
             await laptop.node.folders.scan("Docs")
+        friend = grid.nodes[1]
+        await grid.wait_until(lambda: laptop.is_online(friend), "the friend online at the laptop")
         out = tmp_path / "on-laptop"
         await laptop.node.folders.restore("Docs", to=str(out))
         assert (out / "plan.txt").read_bytes() == b"the plan, version one"

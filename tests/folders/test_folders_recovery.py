@@ -79,6 +79,8 @@ async def test_recover_the_household_then_restore_the_folder(tmp_path: Path) -> 
             return not (await new.backup.status())["recovering"]
 
         await grid.wait_until(recovered, "recovery to finish", 120)
+        for friend in grid.nodes[1:3]:
+            await grid.wait_until(lambda f=friend: new.is_online(f), f"{friend.name} online", 120)
         out = tmp_path / "restored"
         await new.node.folders.restore("Photos", to=str(out))
         assert _tree(out) == before

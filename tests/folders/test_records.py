@@ -15,6 +15,7 @@ from citizen.folders.records import (
     Seen,
     Version,
     changes,
+    check_root,
     object_name,
     parse_time,
     safe_parts,
@@ -145,3 +146,16 @@ def test_parse_time() -> None:
     assert parse_time("2026-12-03T16:00Z") == int(when.timestamp()) * 10**9
     with pytest.raises(UsageError):
         parse_time("yesterday")
+
+
+@pytest.mark.parametrize(
+    "root", [b"/", b"/proc", b"/sys/fs", b"/dev", b"/srv/citizen", b"/srv/citizen/objects", b"/srv"]
+)
+def test_roots_that_are_not_household_data_are_refused(root: bytes) -> None:
+    with pytest.raises(FolderPathError):
+        check_root(root.decode(), root, b"/srv/citizen")
+
+
+def test_a_plain_directory_is_a_folder_root() -> None:
+    check_root("/home/ada/Photos", b"/home/ada/Photos", b"/var/lib/citizen")
+    check_root("/srv/citizen-photos", b"/srv/citizen-photos", b"/srv/citizen")

@@ -41,6 +41,40 @@ def _folder_line(f: dict[str, object]) -> str:
     )
 
 
+def _first_scan(client: LocalClient, name: str) -> dict[str, object]:
+    """Poll the folder's status with a progress bar on stderr until its first scan is done."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    url = _one(name)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"Scanning {name}", total=None)
+        while True:
+            data = client.request("GET", url)
+            assert isinstance(data, dict)
+            scan = data.get("scan")
+            if isinstance(scan, dict):
+                if scan["stage"] == "reading":
+                    what = f"Reading {name}: {scan['found']} paths, {scan['read']} files read"
+                    bar.update(task, description=what, total=None)
+                else:
+                    what = f"Storing {scan['files']} files of {name}"
+                    bar.update(task, description=what, total=scan["bytes"])
+                    bar.update(task, completed=scan["stored_bytes"])
+            elif data.get("last_scan") is not None or data.get("state") != "active":
+                return data
+            time.sleep(0.25)
+
+
 def _path_hex(path: str) -> str:
     return os.fsencode(path).strip(b"/").hex()
 
@@ -58,15 +92,25 @@ def register(cli: click.Group) -> None:
     @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
     @click.option("--name", default=None, help="What to call it (default: the directory's name).")
     @click.option("--mode", type=click.Choice(["backup"]), default="backup", show_default=True)
+    @click.option(
+        "--wait/--no-wait",
+        default=True,
+        help="Show the first scan's progress until it is done (not with --json).",
+    )
     @click.pass_obj
-    def add(out: Out, path: Path, name: str | None, mode: str) -> None:
+    def add(out: Out, path: Path, name: str | None, mode: str, wait: bool) -> None:
         """Protect the directory PATH; it is scanned at once and watched from then on."""
         body = {"path": os.fsdecode(os.path.abspath(os.fsencode(path))), "mode": mode}
         if name is not None:
             body["name"] = name
-        data = LocalClient(out.data_dir).request("POST", "/v1/folders", body)
+        client = LocalClient(out.data_dir)
+        data = client.request("POST", "/v1/folders", body)
         assert isinstance(data, dict)
-        out.emit(data, f"Added folder {data['name']} ({data['path']}); scanning it now.")
+        if out.as_json or not wait:
+            out.emit(data, f"Added folder {data['name']} ({data['path']}); scanning it now.")
+            return
+        done = _first_scan(client, str(data["name"]))
+        out.emit(done, _folder_line(done))
 
     @folder.command("list")
     @click.pass_obj

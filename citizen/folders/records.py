@@ -29,6 +29,7 @@ __all__ = [
     "changes",
     "check_folder_name",
     "check_root",
+    "deletion_of",
     "display_path",
     "folder_summary",
     "is_under",
@@ -41,6 +42,7 @@ __all__ = [
     "scan_counts",
     "select_at",
     "version_fields",
+    "version_of",
 ]
 
 #: written into the root at `folder add`; a scan that misses it pauses the folder
@@ -60,6 +62,21 @@ def changes(
     changed = {p: s for p, s in scanned.items() if p not in latest or not latest[p].same_as(s)}
     deleted = sorted(p for p, v in latest.items() if not v.deleted and p not in scanned)
     return changed, deleted
+
+
+def version_of(path: bytes, seen: Seen, object_id: str | None, device: str, at: int) -> Version:
+    """The version a scan records for `path` as it saw it."""
+    return Version(
+        path, seen.kind, object_id, seen.size, seen.mtime_ns, seen.mode, seen.content_hash,
+        seen.target, False, device, at,
+    )  # fmt: skip
+
+
+def deletion_of(was: Version, device: str, at: int) -> Version:
+    """The version that records `was.path` deleted (its kind, mode and mtime kept)."""
+    return Version(
+        was.path, was.kind, None, 0, was.mtime_ns, was.mode, None, None, True, device, at
+    )
 
 
 def latest_of(versions: Iterable[Version]) -> dict[bytes, Version]:

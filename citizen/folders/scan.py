@@ -102,10 +102,41 @@ def _rules(root: bytes) -> IgnoreRules:
         return IgnoreRules()
 
 
-def walk(root: bytes, cache: dict[bytes, CacheRow], secret: bytes, opener: Opener) -> ScanResult:
-    """Scan the tree under `root` (see the module docstring). Synchronous: run it on a thread."""
+@dataclass(slots=True)
+class ScanProgress:
+    """A scan in progress, for `folder status`: reading the tree, then storing what changed.
+
+    `found` fills while the walk runs on its thread (read from trio between
+    steps: ints and a dict's length, safe under the GIL).
+    """
+
+    found: ScanResult = field(default_factory=ScanResult)
+    storing: bool = False
+    files: int = 0  # new or changed files to store
+    bytes: int = 0
+    stored_bytes: int = 0
+
+    def fields(self) -> dict[str, object]:
+        return {
+            "stage": "storing" if self.storing else "reading",
+            "found": len(self.found.seen),
+            "read": self.found.read,
+            "files": self.files,
+            "bytes": self.bytes,
+            "stored_bytes": self.stored_bytes,
+        }
+
+
+def walk(
+    root: bytes,
+    cache: dict[bytes, CacheRow],
+    secret: bytes,
+    opener: Opener,
+    out: ScanResult | None = None,
+) -> ScanResult:
+    """Scan the tree under `root` (see the module docstring) into `out`. Run it on a thread."""
     rules = _rules(root)
-    out = ScanResult()
+    out = out if out is not None else ScanResult()
     todo: list[bytes] = [b""]
     while todo:
         rel_dir = todo.pop()

@@ -41,6 +41,7 @@ from citizen.folders.records import (
     changes,
     check_folder_name,
     check_root,
+    deletion_of,
     display_path,
     folder_summary,
     is_under,
@@ -51,11 +52,13 @@ from citizen.folders.records import (
     scan_counts,
     select_at,
     version_fields,
+    version_of,
 )
 from citizen.folders.restore import restore_tree
 from citizen.folders.scan import (
     CHUNK,
     Opener,
+    ScanProgress,
     keyed_hash,
     marker_problem,
     open_file,
@@ -64,7 +67,7 @@ from citizen.folders.scan import (
     write_marker,
 )
 from citizen.folders.watch import watch_folder
-from citizen.store.folders import FolderStore
+from citizen.store.folders import CacheRow, FolderStore
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -151,6 +154,7 @@ class FolderService:
         self._wake = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._watchers: dict[str, trio.CancelScope] = {}
+        self._scans: dict[str, ScanProgress] = {}
 
     # -- events -------------------------------------------------------------------------
 
@@ -323,7 +327,9 @@ class FolderService:
 
     async def _info(self, f: Folder) -> dict[str, object]:
         versions = await self.index.versions(f.name)
-        return folder_summary(f, versions, await self.objects.list() if versions else [])
+        summary = folder_summary(f, versions, await self.objects.list() if versions else [])
+        scanning = self._scans.get(f.name)
+        return summary | {"scan": scanning.fields() if scanning is not None else None}
 
     async def pause(self, name: str) -> dict[str, object]:
         f = await self._need(name)
@@ -419,7 +425,17 @@ class FolderService:
             return report | {"paused": True, "error": problem, **scan_counts()}
         secret = await self.index.secret()
         cache = await self.store.cache(f.name)
-        found = await trio.to_thread.run_sync(walk, f.root, cache, secret, self.opener)
+        progress = self._scans[f.name] = ScanProgress()
+        try:
+            return report | await self._scan_tree(f, cache, secret, progress)
+        finally:
+            del self._scans[f.name]
+
+    async def _scan_tree(
+        self, f: Folder, cache: dict[bytes, CacheRow], secret: bytes, progress: ScanProgress
+    ) -> dict[str, int]:
+        found = progress.found
+        await trio.to_thread.run_sync(walk, f.root, cache, secret, self.opener, found)
         latest = latest_of(await self.index.versions(f.name))
         changed, deleted = changes(latest, found.seen)
         keep = set(found.busy) | set(found.unreadable)
@@ -427,22 +443,23 @@ class FolderService:
         now = time.time_ns()
         versions: list[Version] = []
         busy = list(found.busy)
+        files = [s for s in changed.values() if s.kind == "file"]
+        progress.files, progress.bytes, progress.storing = (
+            len(files),
+            sum(s.size for s in files),
+            True,
+        )
         for path, seen in sorted(changed.items()):
             object_id: str | None = None
             if seen.kind == "file" and seen.size > 0:
-                stored = await self._store_file(f.root, path, seen, secret)
+                stored = await self._store_file(f.root, path, seen, secret, progress)
                 if stored is None:
                     busy.append(path)
                     found.cache.pop(path, None)
                     continue
                 object_id, seen = stored
-            versions.append(self._version(path, seen, object_id, now))
-        for path in deleted:
-            was = latest[path]
-            gone = Version(
-                path, was.kind, None, 0, was.mtime_ns, was.mode, None, None, True, self.device, now
-            )
-            versions.append(gone)
+            versions.append(version_of(path, seen, object_id, self.device, now))
+        versions += [deletion_of(latest[p], self.device, now) for p in deleted]
         # versions first: a crash before the cache is saved only costs a re-read next time
         await self.index.record(f, self.device, versions)
         await self.store.save_scan(f.name, found.cache, int(time.time()))
@@ -456,25 +473,10 @@ class FolderService:
         )
         if versions:
             self._notify(f.name, "changed")
-        return report | counts
-
-    def _version(self, path: bytes, seen: Seen, object_id: str | None, now: int) -> Version:
-        return Version(
-            path=path,
-            kind=seen.kind,
-            object_id=object_id,
-            size=seen.size,
-            mtime_ns=seen.mtime_ns,
-            mode=seen.mode,
-            content_hash=seen.content_hash,
-            target=seen.target,
-            deleted=False,
-            device=self.device,
-            at_ns=now,
-        )
+        return counts
 
     async def _store_file(
-        self, root: bytes, path: bytes, seen: Seen, secret: bytes
+        self, root: bytes, path: bytes, seen: Seen, secret: bytes, progress: ScanProgress
     ) -> tuple[str, Seen] | None:
         """The object holding this content (stored now if new) and the file as stored.
 
@@ -483,11 +485,12 @@ class FolderService:
         assert seen.content_hash is not None
         known = await self.store.object_for(seen.content_hash)
         if known is not None:
+            progress.stored_bytes += seen.size
             return known, seen
         full = os.path.join(root, path)
         for _ in range(UPLOAD_RETRIES):
             try:
-                stored = await self._upload(full, path, seen.mode, secret)
+                stored = await self._upload(full, path, seen.mode, secret, progress)
             except OSError:
                 return None
             if stored is not None:
@@ -495,7 +498,7 @@ class FolderService:
         return None
 
     async def _upload(
-        self, full: bytes, path: bytes, mode: int, secret: bytes
+        self, full: bytes, path: bytes, mode: int, secret: bytes, progress: ScanProgress
     ) -> tuple[str, Seen] | None:
         """One try at storing the file; None (and the object removed) if it changed meanwhile."""
         before = await trio.to_thread.run_sync(os.lstat, full)
@@ -508,6 +511,7 @@ class FolderService:
             while data := await trio.to_thread.run_sync(f.read, CHUNK):
                 h.update(data)
                 size += len(data)
+                progress.stored_bytes += len(data)
                 yield data
 
         try:

@@ -84,3 +84,10 @@ def test_folder_backup_history_and_restore(
     d.json("folder", "resume", "Docs")
     removed = d.json("folder", "remove", "Docs", "--forget")
     assert removed["forgotten"] is True and removed["objects_removed"] == 5
+
+    # without --json, add waits for the first scan (a progress bar on stderr), then its status
+    music = tmp_path / "Music"
+    music.mkdir()
+    (music / "song.ogg").write_bytes(b"la" * 50_000)
+    shown = d.cli("folder", "add", str(music), json_out=False).stdout
+    assert shown.startswith("Music  ") and "1 files" in shown and "last scan never" not in shown

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
@@ -34,11 +34,14 @@ class FakeObjects:
     def __init__(self) -> None:
         self.data: dict[str, bytes] = {}
         self.puts = 0
+        self.during_put: Callable[[], Awaitable[None]] | None = None
 
     async def put(
         self, chunks: AsyncIterator[bytes], name: str, size_hint: int | None
     ) -> dict[str, object]:
         body = b"".join([c async for c in chunks])
+        if self.during_put is not None:
+            await self.during_put()
         self.puts += 1
         object_id = f"obj{self.puts}"
         self.data[object_id] = body
@@ -276,3 +279,25 @@ async def test_pause_resume_remove_and_forget(db: Database, tmp_path: Path) -> N
     assert gone["objects_removed"] == 3 and not objects.data
     with pytest.raises(NotFoundError):
         await svc.info("Docs")
+
+
+async def test_status_shows_a_scan_in_progress(db: Database, tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    (root / "one").write_bytes(b"1" * 1000)
+    (root / "two").write_bytes(b"2" * 3000)
+    svc, objects = _service(db)
+    await svc.add(str(root))
+    assert (await svc.info("d"))["scan"] is None
+    seen: list[object] = []
+
+    async def look() -> None:
+        seen.append((await svc.info("d"))["scan"])
+
+    objects.during_put = look
+    await svc.scan("d")
+    assert seen == [
+        {"stage": "storing", "found": 2, "read": 2, "files": 2, "bytes": 4000, "stored_bytes": n}
+        for n in (1000, 4000)
+    ]
+    assert (await svc.info("d"))["scan"] is None

@@ -58,6 +58,17 @@ class RestoreFolder(Model, frozen=True, kw_only=True):
 # -- responses -------------------------------------------------------------------------
 
 
+class FolderProgress(Model, frozen=True, kw_only=True, omit_defaults=False):
+    """A scan running now: reading the tree (hashing what changed), then storing it."""
+
+    stage: Literal["reading", "storing"]
+    found: Annotated[int, msgspec.Meta(description="Paths found so far.")]
+    read: Annotated[int, msgspec.Meta(description="Files read so far (not in the scan cache).")]
+    files: Annotated[int, msgspec.Meta(description="New or changed files to store.")]
+    bytes: Annotated[int, msgspec.Meta(description="Their bytes.")]
+    stored_bytes: int
+
+
 class FolderInfo(Model, frozen=True, kw_only=True, omit_defaults=False):
     """A folder, its state and what it holds now (every field always sent)."""
 
@@ -85,6 +96,9 @@ class FolderInfo(Model, frozen=True, kw_only=True, omit_defaults=False):
     protection: Annotated[
         dict[str, int],
         msgspec.Meta(description="Those objects per protection (local only, spreading, ...)."),
+    ]
+    scan: Annotated[
+        FolderProgress | None, msgspec.Meta(description="The scan running now, if one is.")
     ]
 
 

@@ -115,6 +115,7 @@ class ScanProgress:
     files: int = 0  # new or changed files to store
     bytes: int = 0
     stored_bytes: int = 0
+    existing: set[str] = field(default_factory=set)  # object IDs there are, when storing
 
     def fields(self) -> dict[str, object]:
         return {

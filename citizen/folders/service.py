@@ -444,11 +444,10 @@ class FolderService:
         versions: list[Version] = []
         busy = list(found.busy)
         files = [s for s in changed.values() if s.kind == "file"]
-        progress.files, progress.bytes, progress.storing = (
-            len(files),
-            sum(s.size for s in files),
-            True,
-        )
+        progress.files, progress.bytes = len(files), sum(s.size for s in files)
+        progress.storing = True
+        if files:  # an object removed since (`citizen rm`) no longer holds its content
+            progress.existing = {str(o.get("object_id")) for o in await self.objects.list()}
         for path, seen in sorted(changed.items()):
             object_id: str | None = None
             if seen.kind == "file" and seen.size > 0:
@@ -484,7 +483,7 @@ class FolderService:
         """
         assert seen.content_hash is not None
         known = await self.store.object_for(seen.content_hash)
-        if known is not None:
+        if known is not None and known in progress.existing:
             progress.stored_bytes += seen.size
             return known, seen
         full = os.path.join(root, path)
@@ -523,6 +522,7 @@ class FolderService:
         if stable(before, after) and size == after.st_size:
             digest = h.digest()
             await self.store.add_content(digest, object_id, size)
+            progress.existing.add(object_id)
             return object_id, Seen("file", size, after.st_mtime_ns, mode, digest)
         log.info("%s changed while it was stored; trying again", display_path(path))
         await self.objects.remove(object_id)

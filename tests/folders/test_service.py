@@ -301,3 +301,18 @@ async def test_status_shows_a_scan_in_progress(db: Database, tmp_path: Path) -> 
         for n in (1000, 4000)
     ]
     assert (await svc.info("d"))["scan"] is None
+
+
+async def test_content_of_a_removed_object_is_stored_again(db: Database, tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    (root / "a").write_bytes(b"same")
+    svc, objects = _service(db)
+    await svc.add(str(root))
+    await svc.scan("d")
+    [first] = list(objects.data)
+    await objects.remove(first)  # `citizen rm` of the object behind a folder's file
+    (root / "b").write_bytes(b"same")
+    await svc.scan("d")
+    [v] = await svc.history("d", b"b")
+    assert v["object_id"] != first and objects.data[str(v["object_id"])] == b"same"

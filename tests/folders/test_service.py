@@ -17,9 +17,9 @@ from typing import BinaryIO
 
 import pytest
 
-from citizen.errors import FolderExistsError, NotFoundError, UsageError
+from citizen.errors import FolderExistsError, FolderPathError, NotFoundError, UsageError
 from citizen.folders.index import DocFolderIndex
-from citizen.folders.records import MARKER
+from citizen.folders.records import MARKER, Version
 from citizen.folders.scan import open_file
 from citizen.folders.service import FolderService
 from citizen.ids import HouseholdId
@@ -316,3 +316,41 @@ async def test_content_of_a_removed_object_is_stored_again(db: Database, tmp_pat
     await svc.scan("d")
     [v] = await svc.history("d", b"b")
     assert v["object_id"] != first and objects.data[str(v["object_id"])] == b"same"
+
+
+async def test_restore_never_writes_outside_the_target_whatever_the_index_says(
+    db: Database, tmp_path: Path
+) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    (root / "ok").write_bytes(b"fine")
+    svc, _ = _service(db)
+    await svc.add(str(root))
+    await svc.scan("d")
+    folder = await svc.store.folder("d")
+    assert folder is not None
+    # another device (or a hostile doc) recorded a path that climbs out
+    evil = Version(b"../escaped", "file", None, 0, 1, 0o644, None, None, False, "dev2", 1)
+    await svc.index.record(folder, "dev2", [evil])
+    out = tmp_path / "out"
+    with pytest.raises(FolderPathError):
+        await svc.restore("d", to=str(out))
+    assert not (tmp_path / "escaped").exists() and not (out / "ok").exists()  # nothing written
+
+
+async def test_restore_does_not_write_through_a_symlink_in_the_target(
+    db: Database, tmp_path: Path
+) -> None:
+    root = tmp_path / "d"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "file").write_bytes(b"inside")
+    svc, _ = _service(db)
+    await svc.add(str(root))
+    await svc.scan("d")
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    os.symlink(elsewhere, out / "sub")  # planted: sub/ points outside the target
+    with pytest.raises((FolderPathError, FolderExistsError)):
+        await svc.restore("d", to=str(out), force=True)
+    assert list(elsewhere.iterdir()) == []

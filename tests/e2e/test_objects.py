@@ -117,7 +117,9 @@ def test_kill_owner_mid_put(make_daemon: Callable[[str], Daemon], tmp_path: Path
 
 
 def test_large_put_memory_bound(make_daemon: Callable[[str], Daemon], tmp_path: Path) -> None:
-    size = int(os.environ.get("CITIZEN_TEST_BIG_MIB", "1024")) * MIB
+    # 384 MiB cannot fit under the bound unless the put streams (the daemon idles at
+    # ~105 MiB); `make bench` reports the peak of 64 and 512 MiB puts
+    size = int(os.environ.get("CITIZEN_TEST_BIG_MIB", "384")) * MIB
     owner, _friends = _network(make_daemon, 5)
     path = tmp_path / "big.bin"
     with open(path, "wb") as f:
@@ -127,8 +129,10 @@ def test_large_put_memory_bound(make_daemon: Callable[[str], Daemon], tmp_path: 
     assert owner.proc is not None
     proc = psutil.Process(owner.proc.pid)
     before = proc.memory_info().rss
-    put = owner.json("put", str(path))
-    assert put["size"] == size
+    # --wait: the peak covers spreading the shares to the five friends too, which
+    # happens after the put is acknowledged
+    put = owner.json("put", "--wait", "--timeout", "900", str(path))
+    assert put["size"] == size and put["protection"] == "protected"
     peak = _peak_rss(owner.proc.pid)
     print(f"owner RSS before put {before / MIB:.0f} MiB, peak {peak / MIB:.0f} MiB")
     assert peak < 200 * MIB

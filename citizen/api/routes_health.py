@@ -171,7 +171,12 @@ async def gather(ctx: ApiContext) -> Facts:
         places = (
             system.place("data dir", info.data_dir),
             system.place("share store", info.data_dir / "shares"),
-            *(system.place(f"folder {f['name']}", Path(str(f["path"]))) for f in folders),
+            # a folder `elsewhere` lives on another of the household's devices
+            *(
+                system.place(f"folder {f['name']}", Path(str(f["path"])))
+                for f in folders
+                if f.get("state") != "elsewhere"
+            ),
         )
         disk = DiskFacts(
             places=places,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from citizen.api import routes_health
 from citizen.errors import NotFoundError, UsageError
 from citizen.testing.grid import GridNode, open_grid
 
@@ -78,6 +79,9 @@ async def test_the_folder_index_reaches_another_device_which_restores(tmp_path: 
         assert (listed["name"], listed["state"], listed["files"]) == ("Docs", "elsewhere", 1)
         with pytest.raises(UsageError, match="not watched on this device"):
             await laptop.node.folders.scan("Docs")
+        # the laptop's doctor does not look for free space at the pi's path
+        facts = await routes_health.gather(laptop.node.api)
+        assert not [p for p in facts.disk.places if p.label == "folder Docs"]
         friend = grid.nodes[1]
         await grid.wait_until(lambda: laptop.is_online(friend), "the friend online at the laptop")
         out = tmp_path / "on-laptop"

@@ -59,6 +59,8 @@ def _reach(status: Status, friends_online: int) -> ReachFacts:
         port_mapping_error=mapping.error,
         punch_upgraded=punch.upgraded if punch else 0,
         punch_failed=punch.failed if punch else 0,
+        observed_addrs=status.observed_addrs or (),
+        checked_by=status.checked_by or 0,
     )
 
 

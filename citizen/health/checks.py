@@ -86,6 +86,9 @@ class ReachFacts:
     port_mapping_error: str | None = None
     punch_upgraded: int = 0
     punch_failed: int = 0
+    #: distinct addresses friends saw our connections come from, and how many friends looked
+    observed_addrs: tuple[str, ...] = ()
+    checked_by: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +290,27 @@ def check_reachability(r: ReachFacts) -> list[Verdict]:
                 "Enable UPnP IGD or NAT-PMP on the router, or forward the port by hand.",
             )
         )
+    mapping = nat_mapping(r.observed_addrs, r.checked_by) if r.state == "behind_nat" else None
+    if mapping == "one port":
+        out.append(
+            Verdict(
+                "reachability",
+                "ok",
+                f"the NAT keeps one port for every friend ({r.observed_addrs[0]},"
+                f" seen by {r.checked_by}): hole punching can make direct links",
+            )
+        )
+    elif mapping == "port per friend":
+        out.append(
+            Verdict(
+                "reachability",
+                "warn",
+                f"the NAT gives each friend another port ({', '.join(r.observed_addrs)}):"
+                " hole punching cannot work, transfers go through relays",
+                "Enable UPnP or NAT-PMP on the router, or forward the listen port"
+                " (4747/tcp) to this device.",
+            )
+        )
     if r.punch_failed and not r.punch_upgraded:
         out.append(
             Verdict(
@@ -301,6 +325,25 @@ def check_reachability(r: ReachFacts) -> list[Verdict]:
             Verdict("reachability", "ok", f"hole punching made {r.punch_upgraded} direct link(s)")
         )
     return out
+
+
+def nat_mapping(observed: tuple[str, ...], checked_by: int) -> str | None:
+    """The NAT's kind as friends see it: "one port" (endpoint-independent mapping),
+    "port per friend" (symmetric: one IP, a new port per destination), or None (unknown).
+
+    `observed` holds the distinct addresses friends saw us come from.
+    """
+    if checked_by >= 2 and len(observed) == 1:
+        return "one port"
+    ips = {_ip_of(a) for a in observed}
+    if len(observed) >= 2 and len(ips) == 1 and None not in ips:
+        return "port per friend"
+    return None
+
+
+def _ip_of(addr: str) -> str | None:
+    parts = addr.split("/")
+    return parts[2] if len(parts) > 2 and parts[1] in ("ip4", "ip6") else None
 
 
 def _days(seconds: float) -> str:

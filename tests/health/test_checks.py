@@ -21,6 +21,7 @@ from citizen.health.checks import (
     check_friends,
     check_reachability,
     exit_code,
+    nat_mapping,
     run_checks,
     worst,
 )
@@ -95,6 +96,30 @@ def test_reachability() -> None:
         state="public", port_mapping_enabled=True, port_mapping_addrs=("/ip4/1.2.3.4/tcp/4747",)
     )
     assert levels(check_reachability(mapped)) == ["ok", "ok"]
+
+
+def test_the_nat_kind_as_friends_see_it() -> None:
+    one = "/ip4/198.51.100.2/tcp/4747"
+    assert nat_mapping((one,), 2) == "one port"
+    assert nat_mapping((one,), 1) is None  # one friend cannot tell
+    assert nat_mapping((one, "/ip4/198.51.100.2/tcp/53122"), 2) == "port per friend"
+    assert nat_mapping((one, "/ip4/203.0.113.9/tcp/4747"), 2) is None  # two networks
+    assert nat_mapping((), 3) is None
+    kept = ReachFacts(state="behind_nat", friends_online=2, observed_addrs=(one,), checked_by=2)
+    verdicts = check_reachability(kept)
+    assert levels(verdicts) == ["warn", "ok"] and "one port for every friend" in verdicts[1].message
+    symmetric = ReachFacts(
+        state="behind_nat",
+        friends_online=2,
+        relay_addrs=("/p2p-circuit",),
+        observed_addrs=(one, "/ip4/198.51.100.2/tcp/40001"),
+        checked_by=2,
+    )
+    verdicts = check_reachability(symmetric)
+    assert levels(verdicts) == ["warn", "warn"] and "another port" in verdicts[1].message
+    # a public device's NAT kind is not worth a line
+    public = ReachFacts(state="public", observed_addrs=(one,), checked_by=2)
+    assert levels(check_reachability(public)) == ["ok"]
 
 
 def test_a_friend_offline_for_eight_days_warns() -> None:

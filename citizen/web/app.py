@@ -92,9 +92,13 @@ def templates() -> jinja2.Environment:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    from citizen.web import views
+    from citizen.folders.records import display_path
+    from citizen.web import folder_rows, views
 
     env.filters["size"] = views.size_text
+    env.filters["when"] = folder_rows.time_text
+    env.filters["at_param"] = folder_rows.at_param
+    env.filters["path_text"] = display_path
     env.filters["ago"] = views.ago_text
     env.filters["connection"] = views.connection_text
     return env

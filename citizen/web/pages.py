@@ -28,6 +28,7 @@ from citizen.web.app import (
     status_of,
 )
 from citizen.web.auth import SESSION_SECONDS, same_token
+from citizen.web.folders import home_summary
 
 #: a web-made invite lives long enough to reach a phone at home, and still works once
 WEB_INVITE_SECONDS = 24 * 3600
@@ -185,6 +186,7 @@ def routes(web: Web) -> list[BaseRoute]:
             "friends": friends,
             "online": sum(1 for f in friends if f.get("online")),
             "protection": prot,
+            "folders": await home_summary(ctx),
             "problems": await health_problems() or views.problems(status, friends, prot),
         }
 

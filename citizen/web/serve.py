@@ -19,7 +19,7 @@ from citizen.api.context import ApiContext
 from citizen.config import Config
 from citizen.errors import CitizenError
 from citizen.identity.keystore import write_private_file
-from citizen.web import devices, files, pages
+from citizen.web import devices, files, folders, pages
 from citizen.web.app import Web, WebSettings, build_web_app, templates
 from citizen.web.auth import WebAuth, web_dir
 from citizen.web.mdns import announce, lan_addresses
@@ -67,7 +67,9 @@ async def serve_web(
         CitizenError: `[web] listen` cannot be bound (the port is taken).
     """
     web = make_web(ctx, data_dir, config)
-    app = build_web_app(web, [*pages.routes(web), *files.routes(web), *devices.routes(web)])
+    app = build_web_app(
+        web, [*pages.routes(web), *files.routes(web), *folders.routes(web), *devices.routes(web)]
+    )
     host, port = config.web_address
     hyper = HyperConfig()
     hyper.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]

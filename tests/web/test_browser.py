@@ -6,7 +6,8 @@ code from a screenshot of it with zbar (so a phone camera could read it),
 checks it is the pair URL, opens that URL on B's page (through B's login, which
 keeps the code), accepts, and both pages show the same check words and each
 other online in Friends. Then a file goes up and comes back byte-identical
-through A's page, a forged form is refused, a friend is removed after a
+through A's page, a folder added on A's page is listed and a file's version
+downloads, a forged form is refused, a friend is removed after a
 confirmation, a page without a session goes to the login, and wrong logins get
 rate-limited.
 Screenshots at phone (390 px) and desktop (1280 px) width go to
@@ -98,6 +99,22 @@ def _shots(driver: Any, name: str) -> None:
     driver.set_window_size(1280, 900)
 
 
+def _download(driver: Any, url: str) -> tuple[int, str, bytes]:
+    """Fetch `url` in the page (its session cookie): status, Content-Disposition, body."""
+    got = driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        fetch(arguments[0]).then(async (r) => {
+          const bytes = new Uint8Array(await r.arrayBuffer());
+          let text = ""; for (const b of bytes) text += String.fromCharCode(b);
+          done([r.status, r.headers.get("content-disposition"), btoa(text)]);
+        });
+        """,
+        url,
+    )
+    return int(got[0]), str(got[1]), base64.b64decode(got[2])
+
+
 def _page_base(d: Daemon, host: str) -> str:
     url = str(d.json("web")["urls"][0])
     port = url.rsplit(":", 1)[1]
@@ -175,19 +192,29 @@ def test_two_households_pair_on_their_web_pages(
     assert object_id
     wait_until(lambda: "photo.bin" in browser.page_source, "the file in the list")
     _shots(browser, "files")
-    got = browser.execute_async_script(
-        """
-        const done = arguments[arguments.length - 1];
-        fetch(arguments[0]).then(async (r) => {
-          const bytes = new Uint8Array(await r.arrayBuffer());
-          let text = ""; for (const b of bytes) text += String.fromCharCode(b);
-          done([r.status, r.headers.get("content-disposition"), btoa(text)]);
-        });
-        """,
-        f"/files/{object_id}/download",
-    )
-    assert got[0] == 200 and "photo.bin" in got[1]
-    assert base64.b64decode(got[2]) == content
+    status, disposition, body = _download(browser, f"/files/{object_id}/download")
+    assert status == 200 and "photo.bin" in disposition
+    assert body == content
+
+    # a folder added on A's page is listed once scanned; a file's version downloads
+    album = tmp_path / "Album"
+    album.mkdir()
+    (album / "summer.txt").write_bytes(b"summer " * 100)
+    browser.get(f"{base_a}/folders")
+    _by_id(browser, "folder-path").send_keys(str(album))
+    _by_id(browser, "add-folder-button").click()
+
+    def scanned() -> bool:
+        browser.refresh()
+        card = browser.find_elements("css selector", 'li[data-folder="Album"]')
+        return bool(card) and "1 file(s)" in card[0].text
+
+    wait_until(scanned, "the folder scanned on the page")
+    _shots(browser, "folders")
+    browser.get(f"{base_a}/folders/Album")
+    link = browser.find_element("css selector", "#tree a[download]").get_attribute("href")
+    status, disposition, body = _download(browser, link)
+    assert status == 200 and "summer.txt" in disposition and body == b"summer " * 100
 
     # a forged form (no CSRF token) is refused and removes nothing
     status = browser.execute_async_script(

@@ -8,7 +8,9 @@ streams the version's object like the Files page does.
 from __future__ import annotations
 
 import builtins
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -17,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from citizen.api.context import ApiContext
 from citizen.errors import CitizenError, NotFoundError, UsageError
-from citizen.folders.records import display_path, object_name, parse_time
+from citizen.folders.records import check_root, display_path, object_name, parse_time
 from citizen.folders.service import FolderService
 from citizen.web.app import Web, form_fields, status_of
 from citizen.web.folder_rows import (
@@ -42,6 +44,33 @@ async def _objects(ctx: ApiContext) -> builtins.list[dict[str, object]]:
         return await ctx.objects().list()
     except NotFoundError:
         return []
+
+
+async def device_names(ctx: ApiContext) -> dict[str, str]:
+    """This household's devices by ID: their names (a version says which device recorded it)."""
+    try:
+        devices = await ctx.household().list_devices()
+    except NotFoundError:
+        return {}
+    return {str(d["device"]): str(d["name"]) for d in devices}
+
+
+def _restore_target(text: str, data_dir: Path | None) -> None:
+    """Refuse a restore into the whole disk, a system tree or the daemon's own data dir.
+
+    Raises:
+        FolderPathError: such a target (it could overwrite the daemon's keys or the system).
+        UsageError: no target typed.
+    """
+    if not text:
+        raise UsageError(
+            "Type the directory on this device to restore into.",
+            "An absolute path, e.g. /home/pi/restored (made if missing).",
+        )
+    target = os.fsencode(text)
+    if os.path.isabs(target):
+        own = os.path.realpath(os.fsencode(data_dir)) if data_dir is not None else None
+        check_root(text, os.path.realpath(target), own)
 
 
 async def folders_values(ctx: ApiContext) -> dict[str, object]:
@@ -174,6 +203,7 @@ def routes(web: Web) -> list[BaseRoute]:
             link=path_link(path),
             parent=path_link(parent),
             versions=list(reversed(history)),
+            devices=await device_names(ctx),
         )
 
     async def download(request: Request) -> Response:
@@ -226,11 +256,7 @@ def routes(web: Web) -> list[BaseRoute]:
         if request.method == "GET":
             return web.page(request, "folder_restore.html", values=values)
         try:
-            if not form["to"]:
-                raise UsageError(
-                    "Type the directory on this device to restore into.",
-                    "An absolute path, e.g. /home/pi/restored (made if missing).",
-                )
+            _restore_target(str(form["to"]), web.settings.data_dir)
             result = await service.restore(
                 str(info["name"]),
                 to=str(form["to"]),

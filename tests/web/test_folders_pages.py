@@ -110,6 +110,7 @@ async def test_the_tree_shows_a_name_that_is_not_utf8_and_downloads_every_versio
     versions = (await page.http.get(f"/folders/photos/versions?path={path_link(ODD)}")).text
     downloads = _links(versions, "download")
     assert len(downloads) == 2, versions
+    assert versions.count("<td>Home-pi</td>") == 2  # the device that recorded each version
     got = [await page.http.get(link) for link in downloads]
     assert [g.content for g in got] == [b"soup of the day, and bread", b"soup of the day"]
     assert "filename*=UTF-8''caf%EF%BF%BD%20menu.txt" in got[0].headers["content-disposition"]
@@ -160,8 +161,12 @@ async def test_restore_writes_into_a_directory_and_overwrites_only_when_ticked(
     )
     assert forced.status_code == 200 and "1 file(s)" in forced.text
     assert (back / "notes.txt").read_bytes() == b"first notes"
-    empty = await page.http.post("/folders/photos/restore", data={"csrf": csrf, "to": ""})
-    assert empty.status_code == 400 and 'id="restore-error"' in empty.text
+    for to, message in (("", "Type the directory"), (str(page.data_dir / "x"), "data dir")):
+        refused = await page.http.post(
+            "/folders/photos/restore", data={"csrf": csrf, "to": to, "force": "on"}
+        )
+        assert refused.status_code == 400 and message in html.unescape(refused.text), to
+    assert not (page.data_dir / "x").exists()
 
 
 async def test_pause_resume_and_a_resume_refused_while_the_marker_is_gone(

@@ -367,6 +367,12 @@ class FriendsService:
         elif friend.returning and await self._friend_with_key(friend.household_key):
             await self.store.add_device(row.devices[0])  # still friends: its device, upserted
         else:
+            stale = await self._friend_with_key(friend.household_key)
+            if stale is not None:
+                # a fresh friendship from a household we still count as a friend: it removed
+                # us (and stored this one already), so take its removal, then the new pairing
+                log.info("%s had removed us and paired again: the new friendship wins", row.name)
+                await self.remove(stale.household)
             await self.store.add_friend(row)
             log.info("paired with %s (%s)", row.name, row.household)
             self._friendships_changed()

@@ -136,3 +136,23 @@ async def test_rendezvous_finds_a_moved_friend_and_removal(tmp_path: Path) -> No
         assert not await b.is_online("alpha")
         # the other friendships are untouched
         assert await a.is_online(c) and await b.is_online(c)
+
+
+async def test_pairing_again_after_only_the_inviter_removed_the_friendship(
+    tmp_path: Path,
+) -> None:
+    # alpha removed beta, beta still counts alpha as a friend; alpha invites again and
+    # beta accepts: both sides hold the new friendship (once beta refused with
+    # "already friends" while alpha had stored it, each side with another secret)
+    async with open_grid(2, tmp_path) as grid:
+        a, b = grid.nodes
+        await a.friends.remove("beta")
+        assert await b.friend("alpha") is not None
+        invite = await a.friends.create_invite(600)
+        accepted = await b.friends.accept(str(invite["code"]), None)
+        assert accepted["name"] == "alpha" and accepted["welcomed_back"] is False
+        on_a = await a.friends.store.get(b.household_id)
+        on_b = await b.friends.store.get(a.household_id)
+        assert on_a.secret == on_b.secret and on_a.sas == on_b.sas
+        await grid.wait_until(lambda: a.is_online("beta"), "alpha to reach beta again")
+        await grid.wait_until(lambda: b.is_online("alpha"), "beta to reach alpha again")

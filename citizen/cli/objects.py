@@ -7,7 +7,6 @@ time out, after printing what they found (JSON with ``--json``).
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -114,11 +113,14 @@ def register(cli: click.Group) -> None:
             )
         assert isinstance(data, dict)
         path = f"/v1/objects/{quote_path(str(data['object_id']))}/wait"
-        deadline = time.monotonic() + timeout
-        while wait and data["protection"] != "protected" and time.monotonic() < deadline:
-            step = min(MAX_WAIT, max(0.0, deadline - time.monotonic()))
-            data = client.request("POST", path, {"timeout": step})  # a long poll
+        # long polls of at most MAX_WAIT s each; the daemon answers at once when no friend
+        # could protect it, so the polls are counted, not timed
+        left = timeout
+        while wait and data["protection"] != "protected" and left > 0:
+            step = min(MAX_WAIT, left)
+            data = client.request("POST", path, {"timeout": step})
             assert isinstance(data, dict)
+            left -= step
         out.emit(data, f"{data['object_id']}  {protection_text(data)}")
         if wait and data["protection"] != "protected":
             raise CitizenError(

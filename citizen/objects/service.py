@@ -308,9 +308,10 @@ class ObjectsService:
         with trio.move_on_after(max(0.0, timeout)):
             while True:
                 changed = ctx.entries_changed[0]
-                listed = self.listing(await self.entry(object_id), await self.standing())
-                if listed["protection"] == PROTECTED:
-                    break
+                standing = await self.standing()
+                listed = self.listing(await self.entry(object_id), standing)
+                if listed["protection"] == PROTECTED or not standing.friends:
+                    break  # protected, or no friend at all that could protect it
                 with trio.move_on_after(WAIT_RECHECK):
                     await changed.wait()
         await self._refresh_counts()

@@ -13,6 +13,7 @@ import random
 from pathlib import Path
 
 import pytest
+import trio
 
 from citizen.errors import NotProtectedError
 from citizen.ids import HouseholdId, new_object_id, random_id_bytes
@@ -50,6 +51,16 @@ async def _wait_shape(
         return await _shape(owner, object_id) == want
 
     await grid.wait_until(reached, f"{object_id} to be {want}")
+
+
+async def test_waiting_without_any_friend_answers_at_once(tmp_path: Path) -> None:
+    # no friend can protect it: `put --wait` says so instead of waiting out its timeout
+    async with open_grid(1, tmp_path, config=CONFIG) as grid:
+        [owner] = grid.nodes
+        put = await owner.put_bytes(b"alone" * 100, "note.txt")
+        with trio.fail_after(120):  # bounds a hang; the wait asked for is an hour
+            waited = await owner.objects.wait_protected(str(put["object_id"]), 3600)
+        assert (waited["protection"], waited["survives"]) == ("local only", None)
 
 
 async def test_one_friend_local_only_then_protected_then_evictable(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ from citizen.identity.invites import Invite, decode_invite, encode_invite, new_s
 from citizen.identity.revocation import verify_revocation
 from citizen.ids import DeviceId, HouseholdId
 from citizen.net.backoff import Backoff
-from citizen.net.conns import remote_device
+from citizen.net.conns import remote_device, reset_quietly
 from citizen.net.network import Network
 from citizen.net.peers import FriendRemoved, PeerGone, PeerReady
 from citizen.net.streams import Stream, read_frame, write_frame
@@ -116,6 +116,8 @@ class FriendsService:
         #: SAS words of invites that welcomed a returning friend back (its stored SAS is older)
         self._welcome_sas: dict[str, str] = {}
         self._backoff: dict[DeviceId, _Backoff] = {}
+        #: inviting devices we are accepting an invite of right now
+        self._pairing: set[DeviceId] = set()
         self._nursery: trio.Nursery | None = None
         self._wake = trio.Event()
         self._register_now = trio.Event()
@@ -334,10 +336,11 @@ class FriendsService:
                 "This invite is from your own household.",
                 "Give it to a friend's household; to add a device use `citizen device add`.",
             )
-        peer = invite.peer
+        peer = DeviceId(invite.peer)
         had_friends = self.store.count()
-        await self.net.dial(peer, list(invite.addrs))
+        self._pairing.add(peer)
         try:
+            await self.net.dial(peer, list(invite.addrs))
             with trio.fail_after(HELLO_TIMEOUT):
                 stream = await self.net.open_stream(peer, pair_codec.PAIR_PROTOCOL)
                 await write_frame(stream, pair_codec.encode(make_request(invite, self.me)))
@@ -350,6 +353,8 @@ class FriendsService:
             raise UnreachableError(
                 f"The pairing connection broke: {exc}.", "Try again; the invite is still valid."
             ) from exc
+        finally:
+            self._pairing.discard(peer)
         match reply:
             case pair_codec.PairAccept():
                 friend = check_accept(reply, invite=invite, me=self.me, peer=peer)
@@ -471,7 +476,14 @@ class FriendsService:
                 await stream.close()
         except (CitizenError, trio.TooSlowError) as exc:
             why = exc.message if isinstance(exc, CitizenError) else "hello timed out"
-            await self.net.disconnect(peer, f"hello refused: {why}")
+            if self.is_trusted(peer):
+                await self.net.disconnect(peer, f"hello refused: {why}")
+            else:
+                # only the stream: the connection may carry a pairing with a fresh
+                # invite next (a removed friend pairing again); a stranger that does
+                # not pair is expelled after STRANGER_GRACE
+                log.info("hello from %s refused: %s", peer, why)
+                await reset_quietly(stream)
             return
         except Exception as exc:
             log.debug("hello from %s broke: %s", peer, exc)
@@ -490,7 +502,8 @@ class FriendsService:
         except (CitizenError, trio.TooSlowError) as exc:
             why = exc.message if isinstance(exc, CitizenError) else "hello timed out"
             log.info("hello to %s failed: %s", peer, why)
-            await self.net.disconnect(peer, f"hello failed: {why}")
+            if peer not in self._pairing:  # never under an accept in flight
+                await self.net.disconnect(peer, f"hello failed: {why}")
             return False
         except Exception as exc:
             log.info("hello to %s broke: %s", peer, exc)

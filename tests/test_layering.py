@@ -41,6 +41,7 @@ KERNEL = {
     "citizen.config",
     "citizen.logs",
     "citizen.text",
+    "citizen.units",
 }
 # pure by name: codecs, sessions, plans, records and state rules
 PURE_NAMES = (
@@ -70,6 +71,7 @@ PURE_EXTRA = {
     "citizen.health.checks",
     "citizen.objects.names",
     "citizen.text",
+    "citizen.units",
 }
 
 

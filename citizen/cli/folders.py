@@ -11,6 +11,7 @@ import click
 
 from citizen.api.client import LocalClient
 from citizen.cli.output import Out
+from citizen.units import size_text
 
 
 def _when(seconds: object) -> str:
@@ -20,12 +21,7 @@ def _when(seconds: object) -> str:
 
 
 def _size(n: object) -> str:
-    value = float(n) if isinstance(n, int | float) else 0.0
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
+    return size_text(n if isinstance(n, int | float) else 0)
 
 
 def _folder_line(f: dict[str, object]) -> str:

@@ -19,15 +19,11 @@ from citizen.api.models.objects import MAX_WAIT
 from citizen.cli.output import Out
 from citizen.errors import CitizenError, UsageError
 from citizen.objects.names import neutral_name
+from citizen.units import size_text
 
 
 def _size(n: object) -> str:
-    value = float(n) if isinstance(n, int | float) else 0.0
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
+    return size_text(n if isinstance(n, int | float) else 0)
 
 
 @contextmanager

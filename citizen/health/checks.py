@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from citizen.units import size_text
+
 Level = Literal["ok", "warn", "fail"]
 LEVELS: tuple[Level, ...] = ("ok", "warn", "fail")
 
@@ -173,14 +175,6 @@ def check_clock(c: ClockFacts) -> list[Verdict]:
     return out
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
 def check_disk(
     d: DiskFacts, *, fail_below: int = DISK_FAIL_BYTES, warn_below: int = DISK_WARN_BYTES
 ) -> list[Verdict]:
@@ -191,7 +185,7 @@ def check_disk(
     """
     out: list[Verdict] = []
     for p in d.places:
-        text = f"{p.label} ({p.path}): {_size(p.free)} free of {_size(p.total)}"
+        text = f"{p.label} ({p.path}): {size_text(p.free)} free of {size_text(p.total)}"
         fraction = p.free / p.total if p.total else 0.0
         if p.free < fail_below or fraction < DISK_FAIL_FRACTION:
             out.append(
@@ -209,14 +203,16 @@ def check_disk(
             out.append(Verdict("disk", "ok", text))
     share_free = next((p.free for p in d.places if p.label == "share store"), None)
     still_offered = max(0, d.share_offered - d.share_used)
-    share_text = f"friends' shares use {_size(d.share_used)} of {_size(d.share_offered)} offered"
+    share_text = (
+        f"friends' shares use {size_text(d.share_used)} of {size_text(d.share_offered)} offered"
+    )
     if share_free is not None and still_offered > share_free:
         out.append(
             Verdict(
                 "disk",
                 "warn",
-                f"{share_text}; the {_size(still_offered)} still offered is more than the"
-                f" {_size(share_free)} free",
+                f"{share_text}; the {size_text(still_offered)} still offered is more than the"
+                f" {size_text(share_free)} free",
                 "Offer less (`citizen friends offer FRIEND MIB`, or [storage] offer_mib)"
                 " or add disk space, so friends' puts do not fail on a full disk.",
             )
@@ -224,7 +220,7 @@ def check_disk(
     elif d.share_offered:
         out.append(Verdict("disk", "ok", share_text))
     for device, per_day in sorted(d.sd_writes_per_day.items()):
-        text = f"SD card {device}: {_size(per_day)} written per day since boot"
+        text = f"SD card {device}: {size_text(per_day)} written per day since boot"
         if per_day > SD_WRITES_WARN_PER_DAY:
             out.append(
                 Verdict(
@@ -415,7 +411,7 @@ def check_friends(f: FriendsFacts, now: int) -> list[Verdict]:
                 Verdict(
                     "friends",
                     "warn",
-                    f"{friend.name} uses {_size(friend.used)} of the {_size(friend.quota)}"
+                    f"{friend.name} uses {size_text(friend.used)} of the {size_text(friend.quota)}"
                     " offered to them: their next puts will be refused",
                     f"Offer more if the disk allows: `citizen friends offer {friend.name} MIB`.",
                 )

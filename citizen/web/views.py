@@ -6,6 +6,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from citizen import units
+
 
 @dataclass(frozen=True, slots=True)
 class Protection:
@@ -96,12 +98,7 @@ def problems(
 def size_text(n: object) -> str:
     if not isinstance(n, int):
         return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
+    return units.size_text(n)
 
 
 def ago_text(ts: object, now: float | None = None) -> str:

@@ -170,3 +170,16 @@ def configure(data_dir: Path, **values: object) -> None:
         if count != 1:
             raise ValueError(f"config.toml has no single `{key} = ...` line")
     path.write_text(text)
+
+
+def share_files(data_dir: Path) -> list[Path]:
+    """The share files a device holds for friends (none before its first share)."""
+    root = data_dir / "shares"
+    if not root.exists():
+        return []
+    return [
+        f
+        for sub in root.iterdir()
+        if sub.is_dir() and sub.name not in ("tmp", "corrupt")
+        for f in sub.iterdir()
+    ]

@@ -14,22 +14,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from citizen.testing.datadir import share_files
 from tests.daemons import Daemon, wait_until
 from tests.e2e.nat_daemons import NsDaemon, connection, homes_paired_through_beta, online
 from tests.e2e.netns import Topology
 
 MIB = 1024 * 1024
 CIRCUIT_MIB = 2  # beta's relay limit per circuit, both directions together
-
-
-def _share_files(d: Daemon) -> list[Path]:
-    root = d.data_dir / "shares"
-    return [
-        f
-        for sub in root.iterdir()
-        if sub.is_dir() and sub.name not in ("tmp", "corrupt")
-        for f in sub.iterdir()
-    ]
 
 
 def _relayed_homes(
@@ -70,9 +61,9 @@ def test_large_object_crosses_a_relay_that_resets_every_few_mib(
     # beta's relay reset circuits mid-put, and alpha sent the broken stores again
     assert _resumed(a, "StoreShare") >= 1
     # gamma holds one share of every segment for alpha, each exactly once
-    assert len(_share_files(c)) == 12
+    assert len(share_files(c.data_dir)) == 12
     held = {h["name"]: h["used"] for h in c.json("storage")["held_for_friends"]}
-    assert held["alpha"] == sum(f.stat().st_size for f in _share_files(c))
+    assert held["alpha"] == sum(f.stat().st_size for f in share_files(c.data_dir))
 
     _both_online(a, c)
     report = a.json("verify", object_id)[0]
@@ -97,7 +88,7 @@ def test_small_object_crosses_a_relay_with_default_limits_in_one_go(
     data = random.Random(8).randbytes(3 * MIB + 5)
     (tmp_path / "in.bin").write_bytes(data)
     object_id = a.json("put", str(tmp_path / "in.bin"))["object_id"]
-    assert len(_share_files(c)) == 4
+    assert len(share_files(c.data_dir)) == 4
     a.json("evict", object_id)
     a.json("get", object_id, "-o", str(tmp_path / "out.bin"))
     assert (tmp_path / "out.bin").read_bytes() == data

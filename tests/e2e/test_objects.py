@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
+from citizen.testing.datadir import share_files
 from tests.daemons import Daemon, pair, wait_until
 
 MIB = 1024 * 1024
@@ -61,18 +62,6 @@ def _household(d: Daemon) -> str:
     return str(d.status()["household"])
 
 
-def _share_files(d: Daemon) -> list[Path]:
-    root = d.data_dir / "shares"
-    if not root.exists():
-        return []
-    return [
-        f
-        for sub in root.iterdir()
-        if sub.is_dir() and sub.name not in ("tmp", "corrupt")
-        for f in sub.iterdir()
-    ]
-
-
 def _entry(owner: Daemon, object_id: str) -> Any:
     return next(o for o in owner.json("ls") if o["object_id"] == object_id)
 
@@ -98,7 +87,7 @@ def test_kill_owner_mid_put(make_daemon: Callable[[str], Daemon], tmp_path: Path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    wait_until(lambda: len(_share_files(friends[0])) >= 5, "the put to be under way")
+    wait_until(lambda: len(share_files(friends[0].data_dir)) >= 5, "the put to be under way")
     owner.kill()
     putter.wait(timeout=60)
     assert putter.returncode != 0
@@ -113,7 +102,7 @@ def test_kill_owner_mid_put(make_daemon: Callable[[str], Daemon], tmp_path: Path
     reclaimed = owner.json("repair")["reclaimed"]
     assert sum(reclaimed.values()) > 0
     for f in friends:
-        assert len(_share_files(f)) == 200
+        assert len(share_files(f.data_dir)) == 200
 
 
 def test_large_put_memory_bound(make_daemon: Callable[[str], Daemon], tmp_path: Path) -> None:
@@ -174,7 +163,7 @@ def test_put_wait_offer_verify_repair_get_rm_through_the_cli(
     put = json.loads(out)
     assert (put["protection"], put["survives"]) == ("protected", 0)
     object_id = put["object_id"]
-    assert len(_share_files(holder)) == 4
+    assert len(share_files(holder.data_dir)) == 4
 
     # past the friend's offer a put stays local only: `--wait` says so and exits 1
     assert holder.json("friends", "offer", "owner", "1")["offer_bytes"] == MIB
@@ -186,7 +175,7 @@ def test_put_wait_offer_verify_repair_get_rm_through_the_cli(
     assert holder.json("friends", "offer", "owner", "default")["offer_bytes"] is None
 
     # a corrupt share: `verify` reports it bad and exits 1; `repair` puts a good one back
-    target = max(sorted(_share_files(holder)), key=lambda f: f.stat().st_size)
+    target = max(sorted(share_files(holder.data_dir)), key=lambda f: f.stat().st_size)
     raw = bytearray(target.read_bytes())
     raw[100] ^= 0xFF
     target.write_bytes(bytes(raw))
@@ -208,7 +197,7 @@ def test_put_wait_offer_verify_repair_get_rm_through_the_cli(
     # rm: the holder drops every share
     owner.json("rm", object_id)
     assert [o["object_id"] for o in owner.json("ls")] != [object_id]
-    assert _share_files(holder) == []
+    assert share_files(holder.data_dir) == []
 
 
 def friend_offer(d: Daemon, name: str) -> int | None:

@@ -17,6 +17,7 @@ import pytest
 from citizen.errors import NotProtectedError
 from citizen.ids import HouseholdId
 from citizen.objects.index import index_doc_id
+from citizen.testing.datadir import share_files
 from citizen.testing.grid import Grid, GridNode, open_grid
 
 MIB = 1024 * 1024
@@ -25,18 +26,6 @@ SEGMENT = 64 * 1024
 
 def _names(friends: int) -> list[str]:
     return ["owner", *(f"f{i}" for i in range(friends))]
-
-
-def _share_files(node: GridNode) -> list[Path]:
-    root = node.data_dir / "shares"
-    if not root.exists():
-        return []
-    return [
-        f
-        for sub in root.iterdir()
-        if sub.is_dir() and sub.name not in ("tmp", "corrupt")
-        for f in sub.iterdir()
-    ]
 
 
 async def _entry(owner: GridNode, object_id: str) -> dict[str, object]:
@@ -85,11 +74,11 @@ async def test_put_spread_survive_corrupt_and_repair(tmp_path: Path) -> None:
         # every friend holds exactly one share per segment: the ones its share number names
         expected = await _manifest_share_ids(owner, object_id)
         for household, friend in households.items():
-            files = _share_files(friend)
+            files = share_files(friend.data_dir)
             assert len(files) == 64
             assert {f.parent.name + f.name for f in files} == expected[household]
         # no share file holds plaintext: 256 random 64-byte runs and each segment's start
-        shares = [f.read_bytes() for friend in friends for f in _share_files(friend)]
+        shares = [f.read_bytes() for friend in friends for f in share_files(friend.data_dir)]
         rng = random.Random(2)
         needles = [data[p : p + 64] for p in (rng.randrange(size - 64) for _ in range(256))]
         needles += [data[i * SEGMENT : i * SEGMENT + 64] for i in range(64)]
@@ -111,7 +100,7 @@ async def test_put_spread_survive_corrupt_and_repair(tmp_path: Path) -> None:
 
         # flip a byte in one share of the holder of share 0 (always fetched first)
         victim = households[placement["0"]]
-        target = sorted(_share_files(victim))[0]
+        target = sorted(share_files(victim.data_dir))[0]
         raw = bytearray(target.read_bytes())
         raw[100] ^= 0xFF
         target.write_bytes(bytes(raw))
@@ -126,7 +115,7 @@ async def test_put_spread_survive_corrupt_and_repair(tmp_path: Path) -> None:
         [report] = await owner.objects.verify(object_id)
         assert report["healthy"], report
         assert target.read_bytes() != bytes(raw)  # the good share is back in place
-        assert len(_share_files(victim)) == 64
+        assert len(share_files(victim.data_dir)) == 64
 
         # remove one holder: repair moves its shares to a sixth friend
         sixth = await grid.add("f5")
@@ -138,7 +127,7 @@ async def test_put_spread_survive_corrupt_and_repair(tmp_path: Path) -> None:
             return (await _placement(owner, object_id)).get("2") == sixth.household_id
 
         await grid.wait_until(replaced, "repair to re-place share 2 on the sixth friend")
-        assert len(_share_files(sixth)) == 64
+        assert len(share_files(sixth.data_dir)) == 64
         assert (await _entry(owner, object_id))["state"] == "complete"
         assert await owner.get_bytes(object_id) == data
 
@@ -147,7 +136,7 @@ async def test_put_spread_survive_corrupt_and_repair(tmp_path: Path) -> None:
         assert await owner.objects.list() == []
         for f in [*friends, sixth]:
             if f is not gone:
-                assert _share_files(f) == [], f.name
+                assert share_files(f.data_dir) == [], f.name
 
 
 async def test_quota_refusal_places_elsewhere(tmp_path: Path) -> None:
@@ -164,7 +153,7 @@ async def test_quota_refusal_places_elsewhere(tmp_path: Path) -> None:
         held = (await small.objects.storage())["held_for_friends"]
         used = {f["name"]: f["used"] for f in held}  # type: ignore[attr-defined]
         assert used["owner"] == 0
-        assert _share_files(small) == []
+        assert share_files(small.data_dir) == []
         assert small.household_id not in put["placement"].values()  # type: ignore[attr-defined]
 
         async def all_placed() -> bool:

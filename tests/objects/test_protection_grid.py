@@ -20,8 +20,8 @@ from citizen.ids import HouseholdId, new_object_id, random_id_bytes
 from citizen.objects import repair as repair_module
 from citizen.objects import service as service_module
 from citizen.objects.segments import encode_segment, new_object_key
+from citizen.testing.datadir import share_files
 from citizen.testing.grid import Grid, GridNode, open_grid
-from tests.objects.test_objects_grid import _share_files
 
 SEGMENT = 16 * 1024
 CONFIG = {"segment_size": SEGMENT}
@@ -76,7 +76,7 @@ async def test_one_friend_local_only_then_protected_then_evictable(tmp_path: Pat
             "local only",
             None,
         )
-        assert _share_files(friend) == []
+        assert share_files(friend.data_dir) == []
         assert owner.node.status().objects.local_only == 1  # type: ignore[union-attr]
         with pytest.raises(NotProtectedError) as refused:
             await owner.objects.evict(object_id)
@@ -89,14 +89,16 @@ async def test_one_friend_local_only_then_protected_then_evictable(tmp_path: Pat
             0,
             0,
         )
-        assert len(_share_files(friend)) == 6  # the whole object, encrypted, one share a segment
+        assert (
+            len(share_files(friend.data_dir)) == 6
+        )  # the whole object, encrypted, one share a segment
         assert owner.node.status().objects.protected == 1  # type: ignore[union-attr]
         await owner.objects.evict(object_id)
         assert await owner.get_bytes(object_id) == data  # from the friend alone
 
         # a corrupt share is reported bad, not missing
         await owner.objects.keep_local(object_id)
-        target = sorted(_share_files(friend))[0]
+        target = sorted(share_files(friend.data_dir))[0]
         raw = bytearray(target.read_bytes())
         raw[3] ^= 0xFF
         target.write_bytes(bytes(raw))
@@ -156,7 +158,7 @@ async def test_three_friends_one_stopped_then_four_and_five_join(tmp_path: Path)
 
         # the old encodings' shares are gone: each friend holds one share a segment of each
         async def settled() -> bool:
-            return all(len(_share_files(f)) == 3 + 4 for f in [*friends, fourth, fifth])
+            return all(len(share_files(f.data_dir)) == 3 + 4 for f in [*friends, fourth, fifth])
 
         await grid.wait_until(settled, "old shares to be deleted")
         storage = await owner.objects.storage()
@@ -173,7 +175,7 @@ async def test_orphans_of_an_interrupted_put_and_a_missed_delete_are_reclaimed(
         await owner.objects.wait_protected(kept, 60)
         gone = str((await owner.put_bytes(b"remove me", "gone.txt"))["object_id"])
         await owner.objects.wait_protected(gone, 60)
-        assert len(_share_files(friend)) == 2
+        assert len(share_files(friend.data_dir)) == 2
 
         # a removal while the holder is offline: it keeps the share for now
         await grid.stop(friend)
@@ -181,7 +183,8 @@ async def test_orphans_of_an_interrupted_put_and_a_missed_delete_are_reclaimed(
         assert removed["unreachable"] == [friend.household_id]
         await grid.start(friend)
         await grid.wait_until(
-            lambda: len(_share_files(friend)) == 1, "the holder to learn of the missed delete"
+            lambda: len(share_files(friend.data_dir)) == 1,
+            "the holder to learn of the missed delete",
         )
 
         # an interrupted put: shares at the friend that no manifest names
@@ -191,9 +194,9 @@ async def test_orphans_of_an_interrupted_put_and_a_missed_delete_are_reclaimed(
             segment = encode_segment(new_object_key(), random_id_bytes(oid), 0, b"half a put", 1, 1)
             outcome = await transfer.store(HouseholdId(friend.household_id), oid, segment, 0)
             assert outcome.ok
-        assert len(_share_files(friend)) == 2
+        assert len(share_files(friend.data_dir)) == 2
         await grid.wait_until(
-            lambda: len(_share_files(friend)) == 1, "the loop to reclaim the orphan share"
+            lambda: len(share_files(friend.data_dir)) == 1, "the loop to reclaim the orphan share"
         )
         assert await owner.get_bytes(kept) == b"keep me"
         [report] = await owner.objects.verify(kept)
